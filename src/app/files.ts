@@ -1,0 +1,13 @@
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** The FilesPort over node:fs. */
+export const nodeFiles = {
+  exists: (path: string): boolean => existsSync(path),
+  writeAtomic(path: string, text: string): void {
+    mkdirSync(dirname(path), { recursive: true });
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, text);
+    renameSync(temp, path);
+  },
+};

@@ -1,0 +1,92 @@
+import { Command, CommanderError } from 'commander';
+import { createDispatcher } from '../app/services.js';
+import { packageVersion } from '../registry/bundle-info.js';
+import { readCallParams, runCall } from './call.js';
+import { renderMethods } from './methods.js';
+import { renderStatus } from './status.js';
+
+export interface CliProgram {
+  /** Runs the CLI; resolves to the exit code. */
+  run(argv: readonly string[]): Promise<number>;
+}
+
+const dispatcher = () => createDispatcher(process.cwd(), process.env);
+
+/** The `codestrator` command tree. Output goes to stdout, errors to stderr; the exit code is returned. */
+export function buildProgram(): CliProgram {
+  let exitCode = 0;
+  const program = new Command('codestrator')
+    .description('Coordinate several coding agents on one git repository (MCP server + CLI).')
+    .version(packageVersion())
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+  program
+    .command('mcp')
+    .description('Serve MCP over stdio (what Codex, Claude Code and Gemini CLI start)')
+    .action(async () => {
+      const { serveStdio } = await import('../mcp/stdio.js');
+      await serveStdio(process.cwd(), process.env);
+    });
+
+  program
+    .command('call')
+    .description('Call one method; params as a JSON argument or "-" for stdin. Prints the result JSON; exit 1 on error')
+    .argument('<method>', 'method name, e.g. task.list')
+    .argument('[params]', 'JSON object, or - to read it from stdin', '{}')
+    .action(async (method: string, params: string) => {
+      exitCode = await runCall(dispatcher(), method, await readCallParams(params));
+    });
+
+  program
+    .command('methods')
+    .description("List every method, or show one method's params schema and example")
+    .argument('[method]', 'a method name')
+    .option('--json', 'print JSON')
+    .action(async (method: string | undefined, options: { json?: boolean }) => {
+      exitCode = await renderMethods(dispatcher(), method, options.json === true);
+    });
+
+  program
+    .command('init')
+    .description('Prepare .codestrator/ (state database, worktrees, mirror) for this repository')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const outcome = await dispatcher().call('workspace.init', {});
+      if (!outcome.ok) {
+        exitCode = runCallFailure(outcome.error);
+        return;
+      }
+      const r = outcome.result as Record<string, unknown>;
+      process.stdout.write(
+        options.json
+          ? `${JSON.stringify(r, null, 2)}\n`
+          : `codestrator ready in ${r.repo_path}\n  state: ${r.state_dir}\n  database: ${r.db_path} (schema ${r.schema_version})\n  main branch: ${r.main_branch ?? 'unknown'}\n`,
+      );
+    });
+
+  program
+    .command('status')
+    .description('Sessions, cases in progress and locks, in short')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      exitCode = await renderStatus(dispatcher(), options.json === true);
+    });
+
+  return {
+    async run(argv) {
+      try {
+        await program.parseAsync([...argv], { from: 'user' });
+        return exitCode;
+      } catch (err) {
+        if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+        throw err;
+      }
+    },
+  };
+}
+
+function runCallFailure(error: unknown): number {
+  process.stderr.write(`${JSON.stringify(error, null, 2)}\n`);
+  return 1;
+}

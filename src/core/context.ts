@@ -1,0 +1,18 @@
+import type { FilesPort, GitPort, Store, Workspace } from './ports.js';
+
+/** Who is calling: a session, or a thread acting inside a session. */
+export interface Actor {
+  sessionId?: number;
+  threadId?: number;
+}
+
+/** Everything a domain function may use. Built per call by the dispatcher. */
+export interface CoreContext {
+  store: Store;
+  git: GitPort;
+  files: FilesPort;
+  workspace: Workspace;
+  /** Identity taken from the call's params, else from CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID. */
+  actor: Actor;
+  now(): number;
+}

@@ -1,0 +1,64 @@
+/**
+ * Ports: what the domain needs from the outside world. Adapters (store/, git/) satisfy these
+ * structurally; the entry module (app.ts) wires them. Nothing here imports an adapter.
+ */
+
+export type SqlValue = string | number | bigint | null;
+export type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
+
+/** One SQL session inside a transaction. */
+export interface Sql {
+  get<T>(sql: string, params?: SqlParams): T | undefined;
+  all<T>(sql: string, params?: SqlParams): T[];
+  run(sql: string, params?: SqlParams): { changes: number; lastInsertRowid: number };
+}
+
+export interface WriteOptions {
+  /**
+   * Whether the writes count as a ledger change for the mirror (default true).
+   * Heartbeats pass false so they never make the mirror look outdated.
+   */
+  ledger?: boolean;
+}
+
+/** Transactions: reads see one snapshot; writes run under BEGIN IMMEDIATE and are retried on SQLITE_BUSY. */
+export interface Store {
+  read<T>(fn: (sql: Sql) => T): T;
+  write<T>(fn: (sql: Sql) => T, options?: WriteOptions): T;
+  readonly schemaVersion: number;
+  readonly path: string;
+}
+
+/** git, bound to one repository (its main worktree root). */
+export interface GitPort {
+  /** The branch new work starts from: the main worktree's checked-out branch, else origin's HEAD, main or master. */
+  mainBranch(): Promise<string>;
+  /** Full sha of a ref; throws when it does not resolve. */
+  resolveCommit(ref: string): Promise<string>;
+  /** Local branch names (without refs/heads/) starting with the prefix. */
+  listBranches(prefix: string): Promise<Set<string>>;
+  addWorktree(options: { path: string; branch: string; base: string }): Promise<void>;
+  /** Removes a worktree (forced) and prunes its admin files; a missing one is not an error. */
+  removeWorktree(path: string): Promise<void>;
+  /** Deletes a local branch; a missing one is not an error. */
+  deleteBranch(branch: string): Promise<void>;
+}
+
+/** The few file operations the domain needs. */
+export interface FilesPort {
+  exists(path: string): boolean;
+  /** Writes through a temp file and rename, so readers never see half a file. */
+  writeAtomic(path: string, text: string): void;
+}
+
+/** Where this repository's state lives. */
+export interface Workspace {
+  /** Root of the main worktree (where the repo's `.git` directory sits). */
+  repoPath: string;
+  repoName: string;
+  stateDir: string;
+  dbPath: string;
+  worktreesDir: string;
+  logsDir: string;
+  mirrorDir: string;
+}

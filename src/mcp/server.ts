@@ -1,0 +1,63 @@
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { invalid } from '../core/errors.js';
+import { GROUPS, type Group } from '../registry/define.js';
+import type { CallOutcome, Dispatcher } from '../registry/dispatch.js';
+import { LEGACY_TOOL, buildTools } from './tools.js';
+
+const INSTRUCTIONS = `codestrator coordinates several coding agents on one git repository.
+Start: orch_session workspace.init, then session.open (intent new_work) and work inside the returned worktree.
+Plan with orch_task task.create (epic → feature → test_group → case); run one case at a time: case.begin, step.check after every step, case.complete.
+After a restart or context compaction call orch_lifecycle work.current_ref first. Guard shared files with orch_workspace lock.acquire.
+orch_system system.describe {"method": "<name>"} returns any method's params schema and an example.`;
+
+/** The MCP result for a call outcome: structuredContent is always an object, mirrored as compact JSON text. */
+export function toToolResult(outcome: CallOutcome): CallToolResult {
+  const body: Record<string, unknown> = outcome.ok ? outcome.result : { ...outcome.error };
+  const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
+  if (!outcome.ok) result.isError = true;
+  return result;
+}
+
+function readArguments(tool: string, args: unknown): { method: string; params: unknown } {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw invalid(`${tool} takes {method, params}.`, 'arguments');
+  }
+  const { method, params, ...rest } = args as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length > 0)
+    throw invalid(`${tool} takes only method and params, not ${extra.join(', ')}.`, extra[0], 'Put method arguments inside params.');
+  if (typeof method !== 'string' || method === '') throw invalid(`${tool} needs method: the name of the method to call.`, 'method');
+  return { method, params: params ?? {} };
+}
+
+/** Routes one tools/call through the dispatcher; group tools accept only their own methods. */
+export async function callTool(dispatcher: Dispatcher, tool: string, args: unknown): Promise<CallOutcome> {
+  try {
+    const isGroup = (GROUPS as readonly string[]).includes(tool);
+    if (!isGroup && tool !== LEGACY_TOOL) {
+      throw invalid(`Unknown tool ${JSON.stringify(tool)}.`, 'name', `Tools: ${[...GROUPS, LEGACY_TOOL].join(', ')}.`);
+    }
+    const { method, params } = readArguments(tool, args);
+    const def = dispatcher.registry.methods.get(method);
+    if (isGroup && def && def.group !== (tool as Group)) {
+      throw invalid(`${method} belongs to tool ${def.group}, not ${tool}.`, 'method', `Call it through ${def.group}.`);
+    }
+    return await dispatcher.call(method, params);
+  } catch (err) {
+    const error = err as { toWire?: () => unknown };
+    if (typeof error.toWire === 'function') return { ok: false, error: error.toWire() as never };
+    throw err;
+  }
+}
+
+/** Builds the MCP server over a dispatcher; the transport is attached by the caller. */
+export function createMcpServer(dispatcher: Dispatcher, version: string): Server {
+  const server = new Server({ name: 'codestrator', version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const tools = buildTools(dispatcher.registry);
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) =>
+    toToolResult(await callTool(dispatcher, request.params.name, request.params.arguments)),
+  );
+  return server;
+}

@@ -1,0 +1,61 @@
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { GROUPS, type Group, type Registry } from '../registry/define.js';
+
+/** The legacy tool that takes any method, kept for clients written against the reference. */
+export const LEGACY_TOOL = 'orchestrator.call';
+
+const GROUP_PURPOSE: Record<Group, string> = {
+  orch_session: 'Workspace and session lifecycle: init, open (creates your worktree), heartbeat, close, context, list, cleanup.',
+  orch_task: 'Task ledger (epic → feature → test_group → case) and the case lifecycle: begin, step.check, complete, resume.',
+  orch_graph: 'Planning graph: nodes, edges, checklists, snapshots.',
+  orch_workspace: 'Isolation: worktree decisions and file/prefix locks with leases.',
+  orch_thread: 'Child agent threads.',
+  orch_lifecycle: 'Your compact resume point (work.current_ref) after a restart or context compaction.',
+  orch_merge: 'Merge requests, review and the main-merge queue.',
+  orch_inbox: 'Messages between threads.',
+  orch_system: 'Describe methods (params schema + example), runtime info, Markdown mirror, planning (plan.*).',
+};
+
+function toolFor(group: Group, registry: Registry): Tool {
+  const defs = registry.byGroup(group);
+  const lines = defs.map((def) => `- ${def.name}: ${def.summary}`);
+  const names = defs.map((def) => def.name);
+  return {
+    name: group,
+    description: [
+      GROUP_PURPOSE[group],
+      names.length > 0 ? 'Methods:' : 'No methods yet.',
+      ...lines,
+      'Params are validated strictly. orch_system system.describe {"method": "<name>"} returns any method\'s params schema and an example.',
+    ].join('\n'),
+    inputSchema: {
+      type: 'object',
+      properties: {
+        method: names.length > 0 ? { type: 'string', enum: names, description: 'The method to call' } : { type: 'string' },
+        params: { type: 'object', description: "The method's params object", default: {} },
+      },
+      required: ['method'],
+      additionalProperties: false,
+    },
+  };
+}
+
+/** tools/list: the nine group tools plus the legacy any-method tool, generated from the registry. */
+export function buildTools(registry: Registry): Tool[] {
+  return [
+    ...GROUPS.map((group) => toolFor(group, registry)),
+    {
+      name: LEGACY_TOOL,
+      description: 'Legacy entry: call any codestrator method by name. Prefer the orch_* tools.',
+      inputSchema: {
+        type: 'object',
+        properties: {
+          method: { type: 'string', description: 'Any method name, e.g. case.begin' },
+          params: { type: 'object', default: {} },
+        },
+        required: ['method'],
+        additionalProperties: false,
+      },
+    },
+  ];
+}

@@ -1,0 +1,152 @@
+import type { z } from 'zod';
+import type { Actor } from '../core/context.js';
+import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
+import { validateActor } from '../core/identity.js';
+import type { FilesPort, GitPort, Store, Workspace } from '../core/ports.js';
+import { touchSession } from '../core/sessions.js';
+import type { MethodDef, Registry } from './define.js';
+import { closestNames } from './suggest.js';
+
+/** The adapters a call runs against, opened lazily on the first call (so MCP initialize stays fast). */
+export interface Services {
+  store: Store;
+  git: GitPort;
+  files: FilesPort;
+  workspace: Workspace;
+}
+
+export interface DispatcherOptions {
+  registry: Registry;
+  services: () => Promise<Services>;
+  /** CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID, parsed. */
+  envIdentity: Actor;
+  now?: () => number;
+}
+
+export type CallOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: WireError };
+
+/** Calls made as a session refresh its last_seen_at at most this often, so liveness needs no explicit heartbeat. */
+const TOUCH_INTERVAL_MS = 15_000;
+
+/**
+ * The single entry for every surface: look the method up, validate params strictly, resolve
+ * the caller, run the handler, and map any failure to the structured error shape.
+ */
+export class Dispatcher {
+  private adoptedSessionId: number | undefined;
+  private readonly touchedAt = new Map<number, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get registry(): Registry {
+    return this.options.registry;
+  }
+
+  async call(method: string, rawParams: unknown): Promise<CallOutcome> {
+    try {
+      return { ok: true, result: await this.run(method, rawParams) };
+    } catch (err) {
+      return { ok: false, error: mapError(err).toWire() };
+    }
+  }
+
+  private async run(method: string, rawParams: unknown): Promise<Record<string, unknown>> {
+    const def = this.lookup(method);
+    const params = parseParams(def, rawParams ?? {});
+    const services = await this.options.services();
+    const mode = def.identity ?? 'params';
+    let actor: Actor = mode === 'none' ? {} : this.defaultActor();
+    if (mode === 'params') {
+      const p = params as { session_id?: number; thread_id?: number };
+      if (p.thread_id !== undefined) actor = { threadId: p.thread_id, sessionId: p.session_id };
+      else if (p.session_id !== undefined) actor = { sessionId: p.session_id };
+    }
+    if (actor.sessionId !== undefined || actor.threadId !== undefined) {
+      actor = services.store.read((sql) => validateActor(sql, actor));
+    }
+    const ctx = { ...services, actor, now: this.now, registry: this.options.registry };
+    const result = await def.handler(params, ctx);
+    const adopted = def.adoptSession?.(result);
+    if (adopted !== undefined && this.options.envIdentity.sessionId === undefined) this.adoptedSessionId = adopted;
+    if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
+    return asObject(result);
+  }
+
+  private defaultActor(): Actor {
+    const env = this.options.envIdentity;
+    if (env.sessionId !== undefined || env.threadId !== undefined) return { ...env };
+    return this.adoptedSessionId === undefined ? {} : { sessionId: this.adoptedSessionId };
+  }
+
+  private lookup(method: string): MethodDef {
+    const def = this.options.registry.methods.get(method);
+    if (def) return def;
+    const suggestions = closestNames(method, [...this.options.registry.methods.keys()]);
+    throw invalid(
+      `Unknown method ${JSON.stringify(method)}.`,
+      'method',
+      suggestions.length > 0
+        ? `Did you mean ${suggestions.join(' or ')}? system.describe lists every method.`
+        : 'system.describe lists every method.',
+    );
+  }
+
+  private touch(ctx: Parameters<typeof touchSession>[0], sessionId: number): void {
+    const now = this.now();
+    if (now - (this.touchedAt.get(sessionId) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.touchedAt.set(sessionId, now);
+    touchSession(ctx, sessionId);
+  }
+}
+
+/** Strict validation: unknown fields, wrong types and missing fields name the field and the expected params. */
+export function parseParams(def: MethodDef, raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalid(
+      `params of ${def.name} must be a JSON object.`,
+      'params',
+      `Call system.describe with method "${def.name}" for its schema.`,
+    );
+  }
+  const parsed = (def.params as z.ZodType).safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const keys = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys : [];
+  const path = [...issue.path, ...keys.slice(0, 1)].map(String).join('.');
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `${def.name} does not take ${keys.map((k) => JSON.stringify(k)).join(', ')}.`
+      : `${def.name}: ${path || 'params'}: ${issue.message}.`;
+  throw invalid(
+    message,
+    path || undefined,
+    `Expected params: ${signature(def)}. system.describe {"method":"${def.name}"} gives the schema and an example.`,
+  );
+}
+
+/** A one-line summary of a method's params: `a, b?, c?`. */
+export function signature(def: MethodDef): string {
+  const shape = (def.params as unknown as { shape?: Record<string, z.ZodType> }).shape ?? {};
+  const fields = Object.entries(shape).map(([key, schema]) => (schema.safeParse(undefined).success ? `${key}?` : key));
+  return fields.length > 0 ? fields.join(', ') : '(none)';
+}
+
+function asObject(result: unknown): Record<string, unknown> {
+  if (Array.isArray(result)) return { items: result, count: result.length };
+  if (typeof result === 'object' && result !== null) return result as Record<string, unknown>;
+  return { value: result ?? null };
+}
+
+function mapError(err: unknown): CodestratorError {
+  if (err instanceof CodestratorError) return err;
+  const name = (err as { name?: string } | null)?.name;
+  const message = err instanceof Error ? err.message : String(err);
+  if (name === 'BusyError') return new CodestratorError('BUSY', message, { hint: 'Retry the call.' });
+  if (name === 'CommandError') return new CodestratorError('EXTERNAL', message);
+  if (name === 'SchemaTooNewError') return new CodestratorError('PRECONDITION_FAILED', message);
+  if (name === 'WorkspaceError') return new CodestratorError('PRECONDITION_FAILED', message);
+  return toCodestratorError(err);
+}

@@ -1,0 +1,12 @@
+import { migration001 } from './001-ledger.js';
+import { migration002 } from './002-planning-graph.js';
+
+/** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Every migration in order. Listed explicitly (no directory scan) so the bundle is deterministic. */
+export const migrations: readonly Migration[] = [migration001, migration002];
