@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /** Layer boundaries (see docs/ARCHITECTURE.md): interfaces → registry → core → adapters. */
@@ -9,6 +10,7 @@ export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bin/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  { languageOptions: { globals: globals.node } },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': [
@@ -18,6 +20,7 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  { files: ['test/**'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   {
     files: ['src/core/**/*.ts'],
     rules: {

@@ -39,11 +39,12 @@ export function envIdentity(env: NodeJS.ProcessEnv): Actor {
 export const registry = createRegistry(methods);
 
 /** A dispatcher for this process: services are opened on the first call and then kept. */
-export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv): Dispatcher {
+export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv, options: { adoptSessions?: boolean } = {}): Dispatcher {
   let services: Promise<Services> | undefined;
   return new Dispatcher({
     registry,
-    envIdentity: envIdentity(env),
+    envIdentity: () => envIdentity(env),
+    adoptSessions: options.adoptSessions ?? false,
     services: () => {
       services ??= openServices(cwd, env);
       // A failed open (not a repository) must not stick: the next call tries again.

@@ -81,15 +81,9 @@ export function renderMirror(sql: Sql, ledgerVersion: number): string {
   renderTable(
     out,
     'Sessions',
-    ['id', 'status', 'role', 'request', 'worktree', 'last seen'],
-    sessions.map((s) => [
-      String(s.id),
-      s.status,
-      cell(s.agent_role),
-      cell(s.user_request),
-      s.worktree_id ? `#${s.worktree_id}` : '-',
-      iso(s.last_seen_at),
-    ]),
+    // Liveness (last seen) is left out on purpose: heartbeats are not ledger changes.
+    ['id', 'status', 'role', 'request', 'worktree'],
+    sessions.map((s) => [String(s.id), s.status, cell(s.agent_role), cell(s.user_request), s.worktree_id ? `#${s.worktree_id}` : '-']),
   );
   renderTasks(sql, out);
   const locks = sql.all<LockRow>("SELECT * FROM locks WHERE state = 'active' ORDER BY id");

@@ -111,10 +111,10 @@ function transliterateChar(ch: string): string {
 
 /** Lowercase ASCII words of the text, after stripping accents and transliterating other scripts. */
 export function slugWords(text: string): string[] {
-  const latin = text.normalize('NFKD').replace(/\p{M}/gu, '').replace(/ß/g, 'ss').replace(/[æ]/gi, 'ae').replace(/[ø]/gi, 'o');
-  // Each Hangul syllable block group stays one word; spaces separate words as written.
-  const transliterated = Array.from(latin, transliterateChar).join('');
-  return (transliterated.toLowerCase().match(/[a-z0-9]+/g) ?? []).map((word) => word.slice(0, MAX_WORD));
+  // Transliterate on composed text first: NFKD would split Hangul syllables into jamo.
+  const transliterated = Array.from(text.normalize('NFC'), transliterateChar).join('');
+  const latin = transliterated.normalize('NFKD').replace(/\p{M}/gu, '').replace(/ß/g, 'ss').replace(/æ/gi, 'ae').replace(/ø/gi, 'o');
+  return (latin.toLowerCase().match(/[a-z0-9]+/g) ?? []).map((word) => word.slice(0, MAX_WORD));
 }
 
 /** A short, stable hex hash (FNV-1a) for readable fallbacks. */

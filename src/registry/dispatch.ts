@@ -18,8 +18,13 @@ export interface Services {
 export interface DispatcherOptions {
   registry: Registry;
   services: () => Promise<Services>;
-  /** CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID, parsed. */
-  envIdentity: Actor;
+  /** CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID, parsed; throws (per call) when they are malformed. */
+  envIdentity: () => Actor;
+  /**
+   * Whether a session opened (or taken over) through this dispatcher becomes its default caller.
+   * True for an agent's own MCP server; false for the CLI and for a supervisor acting on many sessions.
+   */
+  adoptSessions?: boolean;
   now?: () => number;
 }
 
@@ -70,13 +75,14 @@ export class Dispatcher {
     const ctx = { ...services, actor, now: this.now, registry: this.options.registry };
     const result = await def.handler(params, ctx);
     const adopted = def.adoptSession?.(result);
-    if (adopted !== undefined && this.options.envIdentity.sessionId === undefined) this.adoptedSessionId = adopted;
+    if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
+      this.adoptedSessionId = adopted;
     if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
     return asObject(result);
   }
 
   private defaultActor(): Actor {
-    const env = this.options.envIdentity;
+    const env = this.options.envIdentity();
     if (env.sessionId !== undefined || env.threadId !== undefined) return { ...env };
     return this.adoptedSessionId === undefined ? {} : { sessionId: this.adoptedSessionId };
   }
