@@ -1,6 +1,6 @@
 // One contender of the lock-throughput benchmark, forked by bench/run.js with an IPC channel.
 // argv: <repo path> <worker index> <cycles>. It opens its own session through the dispatcher
-// (the same entry the MCP server uses), reports {type: 'ready'}, waits for {type: 'go'}, then
+// (the same entry the MCP server uses) and acts as it through explicit session_id, reports {type: 'ready'}, waits for {type: 'go'}, then
 // runs <cycles> lock.acquire (+ lock.release when granted) on overlapping scopes and reports
 // {type: 'done', ...counts}.
 import process from 'node:process';
@@ -35,11 +35,11 @@ async function run() {
   for (let i = 0; i < cycles; i++) {
     const scope = SCOPES[(index + i) % SCOPES.length];
     const start = performance.now();
-    const acquired = await dispatcher.call('lock.acquire', scope);
+    const acquired = await dispatcher.call('lock.acquire', { ...scope, session_id: sessionId });
     counts.acquireMs.push(performance.now() - start);
     if (acquired.ok) {
       counts.grants++;
-      const released = await dispatcher.call('lock.release', { lock_id: acquired.result.lock.id });
+      const released = await dispatcher.call('lock.release', { lock_id: acquired.result.lock.id, session_id: sessionId });
       if (released.ok) counts.releases++;
       else counts.otherErrors[released.error.error.code] = (counts.otherErrors[released.error.error.code] ?? 0) + 1;
     } else if (acquired.error.error.code === 'LOCKED') {

@@ -201,3 +201,33 @@ describe('mirror', () => {
     );
   });
 });
+
+describe('takeover of a case from a departed owner', () => {
+  it('closes the old owner’s current ref, so its session is no longer offered for resume', async () => {
+    const hx = openHarness();
+    const g = await makeGroup(hx);
+    const old = (await hx.ok('session.open', { always_branch: false, heartbeat_timeout_seconds: 10 })).session.id;
+    const c = (await hx.ok('task.create', { level: 'case', title: 'adopted', parent_id: g })).task.id;
+    await hx.ok('case.begin', { case_id: c, session_id: old });
+    hx.db()
+      .prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?')
+      .run(Date.now() - 60_000, old);
+    const heir = await quickSession(hx);
+    expect((await hx.ok('case.begin', { case_id: c, session_id: heir })).taken_over_from).toBe(`session:${old}`);
+    const refs = hx.db().prepare("SELECT owner_key FROM current_refs WHERE case_id = ? AND status = 'active'").all(c);
+    expect(refs).toEqual([{ owner_key: `session:${heir}` }]);
+    const third = await quickSession(hx);
+    expect((await hx.ok('resume.candidates.list', { requester_session_id: third })).count).toBe(0);
+    // A requester cannot shorten another session's own heartbeat timeout to take it over early.
+    hx.db()
+      .prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?')
+      .run(Date.now() - 3_000, heir);
+    const early = await hx.fail('resume.candidates.attach', {
+      requester_session_id: third,
+      target_session_id: heir,
+      heartbeat_timeout_seconds: 1,
+    });
+    expect(early.code).toBe('CONFLICT');
+    hx.repo.cleanup();
+  });
+});

@@ -43,7 +43,8 @@ async function failure(handle: McpHandle, tool: string, method: string, params: 
   return error!;
 }
 
-const LONG_CASE_TITLE = 'Login redirects to /home after sign-in ' + 'and keeps the return URL intact '.repeat(60).slice(0, 1950).trimEnd() + '.';
+const LONG_CASE_TITLE =
+  'Login redirects to /home after sign-in ' + 'and keeps the return URL intact '.repeat(60).slice(0, 1950).trimEnd() + '.';
 const STEPS = ['write failing test', 'fix redirect', 'run the full suite'];
 const REQUIRED_FILES = Array.from({ length: 50 }, (_, i) => `src/features/auth/module-${i}/deeply/nested/handler-${i}.ts`);
 const FIXTURE_TASKS = 10_000;
@@ -315,7 +316,12 @@ describe('MCP acceptance flow', () => {
     expect(completeError.code).toBe('NOT_OWNER');
     const beginError = await failure(other, 'orch_task', 'case.begin', { case_id: caseId });
     expect(beginError.code).toBe('CONFLICT');
-    const noReason = await failure(other, 'orch_task', 'step.check', { case_id: caseId, step_title: STEPS[2], result: 'pass', force: true });
+    const noReason = await failure(other, 'orch_task', 'step.check', {
+      case_id: caseId,
+      step_title: STEPS[2],
+      result: 'pass',
+      force: true,
+    });
     expect(noReason).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'reason' });
     expect(auditCount()).toBe(0);
     // The refusals wrote nothing.
@@ -363,7 +369,12 @@ describe('MCP acceptance flow', () => {
 
   it("the second client can force-complete the first session's case, and that is audited too", async () => {
     const second = (
-      await ok(mcp, 'orch_task', 'task.create', { level: 'case', title: 'Redirect keeps query string', parent_id: groupId, steps: ['check'] })
+      await ok(mcp, 'orch_task', 'task.create', {
+        level: 'case',
+        title: 'Redirect keeps query string',
+        parent_id: groupId,
+        steps: ['check'],
+      })
     ).task as Json;
     await ok(mcp, 'orch_task', 'case.begin', { case_id: second.id });
     expect((await failure(other!, 'orch_task', 'case.complete', { case_id: second.id, summary: 's', next_action: 'n' })).code).toBe(
@@ -381,7 +392,12 @@ describe('MCP acceptance flow', () => {
       db.prepare("SELECT method, actor_key, target, reason FROM audit_events WHERE method = 'case.complete'").all(),
     );
     expect(audit).toEqual([
-      { method: 'case.complete', actor_key: `session:${otherSessionId}`, target: `case ${second.id}`, reason: 'session 1 asked to close it' },
+      {
+        method: 'case.complete',
+        actor_key: `session:${otherSessionId}`,
+        target: `case ${second.id}`,
+        reason: 'session 1 asked to close it',
+      },
     ]);
   });
 

@@ -126,6 +126,13 @@ export function beginCase(ctx: CoreContext, input: BeginCaseInput) {
       params.push(toJson(input.steps));
     }
     sql.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, [...params, row.id]);
+    if (takenOverFrom) {
+      // The previous owner's resume point must stop pointing at a case it no longer holds.
+      sql.run(
+        "UPDATE current_refs SET status = 'completed', version = version + 1, updated_at = ? WHERE owner_key = ? AND case_id = ? AND status = 'active'",
+        [now, takenOverFrom, row.id],
+      );
+    }
     const updated = getTask(sql, row.id);
     const next = nextStep(sql, updated);
     const nextAction = describeNext(next, 'run the first step and record it with step.check');

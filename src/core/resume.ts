@@ -92,9 +92,10 @@ interface CandidateQuery {
   timeoutSeconds?: number | undefined;
 }
 
+/** A caller may ask for a longer silence than the session's own timeout, never a shorter one. */
 function isCandidate(row: SessionRow, now: number, timeoutSeconds: number | undefined): boolean {
   if (row.status !== 'active') return false;
-  const timeout = timeoutSeconds ?? row.heartbeat_timeout_seconds;
+  const timeout = Math.max(timeoutSeconds ?? 0, row.heartbeat_timeout_seconds);
   return !isSessionLive({ ...row, heartbeat_timeout_seconds: timeout }, now);
 }
 
@@ -169,10 +170,23 @@ export function attachResumeCandidate(ctx: CoreContext, input: AttachInput) {
     const targetKey = `session:${target.id}`;
     const requesterKey = `session:${requester.id}`;
     const ref = sql.get<CurrentRefRow>("SELECT * FROM current_refs WHERE owner_key = ? AND status = 'active'", [targetKey]);
-    if (!ref)
+    if (!ref) {
       throw new CodestratorError('PRECONDITION_FAILED', `Session ${target.id} has no active current ref to resume.`, {
         field: 'target_session_id',
       });
+    }
+    const refCase = ref.case_id
+      ? sql.get<{ owner_key: string | null; status: string }>('SELECT owner_key, status FROM tasks WHERE id = ?', [ref.case_id])
+      : undefined;
+    if (ref.case_id && (refCase?.status !== 'in_progress' || refCase.owner_key !== targetKey)) {
+      throw new CodestratorError(
+        'PRECONDITION_FAILED',
+        `Session ${target.id} no longer holds case ${ref.case_id}; there is nothing to resume.`,
+        {
+          field: 'target_session_id',
+        },
+      );
+    }
     if (sql.get("SELECT 1 FROM tasks WHERE owner_key = ? AND level = 'case' AND status = 'in_progress'", [requesterKey])) {
       throw new CodestratorError('PRECONDITION_FAILED', `Session ${requester.id} already holds an active case.`, {
         field: 'requester_session_id',

@@ -103,8 +103,13 @@ export class Dispatcher {
   private touch(ctx: Parameters<typeof touchSession>[0], sessionId: number): void {
     const now = this.now();
     if (now - (this.touchedAt.get(sessionId) ?? 0) < TOUCH_INTERVAL_MS) return;
-    this.touchedAt.set(sessionId, now);
-    touchSession(ctx, sessionId);
+    // Best effort: the call itself has committed, so a busy database must not turn it into a failure.
+    try {
+      touchSession(ctx, sessionId);
+      this.touchedAt.set(sessionId, now);
+    } catch {
+      // The next call tries again.
+    }
   }
 }
 
