@@ -117,6 +117,10 @@ describe('session ownership and cleanup', () => {
     const asA = h.as({ CODESTRATOR_SESSION_ID: String(a) });
     const lock = await asA.ok('lock.acquire', { scope_type: 'file', scope_path: 'x.txt' });
     expect(lock.lock.owner_key).toBe(`session:${a}`);
+    const other = (await h.ok('session.open', { always_branch: false })).session.id;
+    const impersonation = await asA.fail('lock.acquire', { scope_type: 'file', scope_path: 'y.txt', session_id: other });
+    expect(impersonation).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'session_id' });
+    expect((await asA.ok('lock.acquire', { scope_type: 'file', scope_path: 'y.txt', session_id: a })).lock.owner_key).toBe(`session:${a}`);
     expect((await h.as({ CODESTRATOR_SESSION_ID: '999' }).fail('resume.next')).code).toBe('NOT_FOUND');
     expect((await h.as({ CODESTRATOR_SESSION_ID: 'abc' }).fail('resume.next')).code).toBe('INVALID_ARGUMENT');
   });

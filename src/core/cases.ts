@@ -212,7 +212,13 @@ export function checkStep(ctx: CoreContext, input: CheckStepInput) {
       ownerKey,
       summary: `step ${orderNo} ${input.step_title}: ${input.result}`,
       nextAction,
-      snapshot: { step_title: input.step_title, result: input.result, notes: input.notes ?? null, artifacts: input.artifacts ?? [] },
+      snapshot: {
+        step_title: input.step_title,
+        result: input.result,
+        notes: input.notes ?? null,
+        artifacts: input.artifacts ?? [],
+        checked_by: ownerKeyOf(ctx.actor) ?? null,
+      },
     });
     upsertRef(sql, ctx, ownerKey, {
       caseId: row.id,

@@ -96,10 +96,13 @@ export function writeCheckpoint(sql: Sql, ctx: CoreContext, input: CheckpointInp
   return sql.get<CheckpointRow>('SELECT * FROM checkpoints WHERE id = ?', [id])!;
 }
 
+/** Shortens text to at most `max` code points (never splitting a surrogate pair), flagging the cut. */
 const clip = (text: string | null, max: number, flag: { truncated: boolean }): string | null => {
   if (text === null || text.length <= max) return text;
+  const points = Array.from(text);
+  if (points.length <= max) return text;
   flag.truncated = true;
-  return text.slice(0, max - 1) + '…';
+  return points.slice(0, max - 1).join('') + '…';
 };
 
 /** The minimum to continue: case, next step, last checkpoint, next action, required files; under 1 KB. */

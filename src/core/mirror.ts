@@ -16,7 +16,6 @@ interface Meta {
 
 const readMeta = (sql: Sql) => sql.get<Meta>('SELECT ledger_version, mirror_version, mirror_path FROM meta WHERE id = 1')!;
 
-const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
 /** Keeps user text on one line and from breaking Markdown tables. */
 const cell = (text: string | null | undefined) => (text ?? '').replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
 
@@ -32,7 +31,11 @@ function renderTasks(sql: Sql, out: string[]): void {
     children.set(task.parent_id, list);
   }
   const stepsOf = new Map<number, StepRow[]>();
-  for (const step of steps) stepsOf.set(step.case_id, [...(stepsOf.get(step.case_id) ?? []), step]);
+  for (const step of steps) {
+    const list = stepsOf.get(step.case_id);
+    if (list) list.push(step);
+    else stepsOf.set(step.case_id, [step]);
+  }
   out.push('## Tasks', '');
   if (tasks.length === 0) out.push('_No tasks._', '');
   const walk = (parent: number | null, depth: number) => {
@@ -90,8 +93,9 @@ export function renderMirror(sql: Sql, ledgerVersion: number): string {
   renderTable(
     out,
     'Locks',
-    ['id', 'scope', 'owner', 'fence', 'lease until'],
-    locks.map((l) => [String(l.id), `${l.scope_type} \`${cell(l.scope_path)}\``, l.owner_key, String(l.fence), iso(l.lease_until)]),
+    // Lease times are left out: lock heartbeats are not ledger changes.
+    ['id', 'scope', 'owner', 'fence'],
+    locks.map((l) => [String(l.id), `${l.scope_type} \`${cell(l.scope_path)}\``, l.owner_key, String(l.fence)]),
   );
   const worktrees = sql.all<WorktreeRow>("SELECT * FROM worktrees WHERE status != 'creating' ORDER BY id");
   renderTable(

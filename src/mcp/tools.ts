@@ -9,9 +9,9 @@ const GROUP_PURPOSE: Record<Group, string> = {
   orch_task: 'Task ledger (epic → feature → test_group → case) and the case lifecycle: begin, step.check, complete, resume.',
   orch_graph: 'Planning graph: nodes, edges, checklists, snapshots.',
   orch_workspace: 'Isolation: worktree decisions and file/prefix locks with leases.',
-  orch_thread: 'Child agent threads.',
+  orch_thread: 'Child agent threads in tmux (reserved: its methods arrive with the runtime plane).',
   orch_lifecycle: 'Your compact resume point (work.current_ref) after a restart or context compaction.',
-  orch_merge: 'Merge requests, review and the main-merge queue.',
+  orch_merge: 'Merge requests, review and the main-merge queue (reserved: its methods arrive with the git plane).',
   orch_inbox: 'Messages between threads.',
   orch_system: 'Describe methods (params schema + example), runtime info, Markdown mirror, planning (plan.*).',
 };

@@ -64,11 +64,7 @@ export class Dispatcher {
     const services = await this.options.services();
     const mode = def.identity ?? 'params';
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
-    if (mode === 'params') {
-      const p = params as { session_id?: number; thread_id?: number };
-      if (p.thread_id !== undefined) actor = { threadId: p.thread_id, sessionId: p.session_id };
-      else if (p.session_id !== undefined) actor = { sessionId: p.session_id };
-    }
+    if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
     if (actor.sessionId !== undefined || actor.threadId !== undefined) {
       actor = services.store.read((sql) => validateActor(sql, actor));
     }
@@ -111,6 +107,28 @@ export class Dispatcher {
       // The next call tries again.
     }
   }
+}
+
+/**
+ * The caller named in the params, checked against the identity this server runs as: a server
+ * started as a session or thread (or that opened one) cannot act as another one by passing ids.
+ */
+function mergeIdentity(fallback: Actor, p: { session_id?: number; thread_id?: number }): Actor {
+  const clash = (field: 'session_id' | 'thread_id', given: number | undefined, own: number | undefined) => {
+    if (given === undefined || own === undefined || given === own) return;
+    const kind = field === 'session_id' ? 'session' : 'thread';
+    throw invalid(
+      `This server acts as ${kind} ${own}; a call cannot act as ${kind} ${given}.`,
+      field,
+      `Omit ${field}: calls default to ${kind} ${own}.`,
+    );
+  };
+  clash('session_id', p.session_id, fallback.sessionId);
+  clash('thread_id', p.thread_id, fallback.threadId);
+  const actor: Actor = { ...fallback };
+  if (p.session_id !== undefined) actor.sessionId = p.session_id;
+  if (p.thread_id !== undefined) actor.threadId = p.thread_id;
+  return actor;
 }
 
 /** Strict validation: unknown fields, wrong types and missing fields name the field and the expected params. */

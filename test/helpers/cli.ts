@@ -10,6 +10,7 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   delete env.CODESTRATOR_SESSION_ID;
   delete env.CODESTRATOR_THREAD_ID;
   delete env.CODESTRATOR_STATE_DIR;
+  delete env.CODESTRATOR_REPO;
   return { ...env, ...extra };
 }
 
