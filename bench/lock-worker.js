@@ -1,8 +1,8 @@
 // One contender of the lock-throughput benchmark, forked by bench/run.js with an IPC channel.
-// argv: <repo path> <worker index> <cycles>. It opens its own session through the dispatcher
-// (the same entry the MCP server uses) and acts as it through explicit session_id, reports {type: 'ready'}, waits for {type: 'go'}, then
-// runs <cycles> lock.acquire (+ lock.release when granted) on overlapping scopes and reports
-// {type: 'done', ...counts}.
+// argv: <repo path> <worker index> <cycles>. It opens its own session through the dispatcher (the
+// same entry the MCP server uses) and acts as it with an explicit session_id; it reports
+// {type: 'ready'}, waits for {type: 'go'}, runs <cycles> lock.acquire (+ lock.release when granted)
+// on overlapping scopes, and reports {type: 'done', ...counts}.
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { createDispatcher } from '../dist/app/services.js';

@@ -192,28 +192,17 @@ async function coldStartSection(repo) {
   const bare = { init: summarize(results['bare SDK'].init), first: summarize(results['bare SDK'].first) };
   const nodeOnly = summarize(floor);
 
+  const row = (label, st) => [label, ms(st.p50, 1), ms(st.p90, 1), ms(st.min, 1), ms(st.max, 1)];
   out(`2. Cold start: spawn \`node …\` with stdio pipes → response line (n = ${CONFIG.coldStarts} each)`);
   out();
   out(
     table([
       ['measure', 'median ms', 'p90 ms', 'min ms', 'max ms'],
-      ['codestrator  spawn → initialize response', ms(cs.init.p50, 1), ms(cs.init.p90, 1), ms(cs.init.min, 1), ms(cs.init.max, 1)],
-      ['bare SDK     spawn → initialize response', ms(bare.init.p50, 1), ms(bare.init.p90, 1), ms(bare.init.min, 1), ms(bare.init.max, 1)],
-      [
-        'codestrator  spawn → first tool result (task.list)',
-        ms(cs.first.p50, 1),
-        ms(cs.first.p90, 1),
-        ms(cs.first.min, 1),
-        ms(cs.first.max, 1),
-      ],
-      [
-        'bare SDK     spawn → first tool result (echo)',
-        ms(bare.first.p50, 1),
-        ms(bare.first.p90, 1),
-        ms(bare.first.min, 1),
-        ms(bare.first.max, 1),
-      ],
-      ['node -e ""   spawn → exit (floor, reference)', ms(nodeOnly.p50, 1), ms(nodeOnly.p90, 1), ms(nodeOnly.min, 1), ms(nodeOnly.max, 1)],
+      row('codestrator  spawn → initialize response', cs.init),
+      row('bare SDK     spawn → initialize response', bare.init),
+      row('codestrator  spawn → first tool result (task.list)', cs.first),
+      row('bare SDK     spawn → first tool result (echo)', bare.first),
+      row('node -e ""   spawn → exit (floor, reference)', nodeOnly),
     ]),
   );
   out();
