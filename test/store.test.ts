@@ -46,6 +46,12 @@ describe('SqliteStore', () => {
     expect(version()).toBe(start + 1);
     store.write((sql) => sql.run("UPDATE tasks SET title = 'y'"), { ledger: false });
     expect(version()).toBe(start + 1);
+    store.write((sql) =>
+      sql.get("INSERT INTO tasks (level, title, status, created_at, updated_at) VALUES ('epic', 'r', 'todo', 1, 1) RETURNING id"),
+    );
+    expect(version()).toBe(start + 2);
+    store.write((sql) => sql.get("UPDATE tasks SET title = 'z' WHERE id = -1 RETURNING id"));
+    expect(version()).toBe(start + 2);
     expect(() => store.write(() => store.write(() => 1))).toThrow(/Nested/);
     expect(() =>
       store.write((sql) => sql.run("INSERT INTO tasks (level, title, status, created_at, updated_at) VALUES ('bogus', 'e', 'todo', 1, 1)")),

@@ -83,14 +83,15 @@ export function acquireLock(ctx: CoreContext, input: AcquireInput) {
       sql.run('UPDATE locks SET lease_until = max(lease_until, ?), heartbeat_at = ? WHERE id = ?', [now + ttl, now, same.id]);
       return { lock: lockWire(sql.get<LockRow>('SELECT * FROM locks WHERE id = ?', [same.id])!, now), reentrant: true };
     }
-    sql.run('UPDATE meta SET lock_fence = lock_fence + 1 WHERE id = 1');
-    const fence = sql.get<{ lock_fence: number }>('SELECT lock_fence FROM meta WHERE id = 1')!.lock_fence;
-    const id = sql.run(
+    const { lock_fence: fence } = sql.get<{ lock_fence: number }>(
+      'UPDATE meta SET lock_fence = lock_fence + 1 WHERE id = 1 RETURNING lock_fence',
+    )!;
+    const lock = sql.get<LockRow>(
       `INSERT INTO locks (scope_type, scope_path, owner_key, owner_session_id, owner_thread_id, fence, state, lease_until, acquired_at, heartbeat_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?) RETURNING *`,
       [scope.scope_type, scope.scope_path, owner, ctx.actor.sessionId ?? null, ctx.actor.threadId ?? null, fence, now + ttl, now, now],
-    ).lastInsertRowid;
-    return { lock: lockWire(sql.get<LockRow>('SELECT * FROM locks WHERE id = ?', [id])!, now), reentrant: false };
+    )!;
+    return { lock: lockWire(lock, now), reentrant: false };
   });
 }
 
@@ -149,8 +150,12 @@ export function releaseLock(ctx: CoreContext, input: OwnedLockInput) {
     });
     if (lock.state === 'released') return { lock: lockWire(lock, now), already_released: true };
     const reason = ownerKeyOf(ctx.actor) === lock.owner_key ? 'released by owner' : `forced: ${input.reason}`;
-    sql.run("UPDATE locks SET state = 'released', released_at = ?, release_reason = ? WHERE id = ?", [now, reason, lock.id]);
-    return { lock: lockWire(getLock(sql, lock.id), now), already_released: false };
+    const released = sql.get<LockRow>("UPDATE locks SET state = 'released', released_at = ?, release_reason = ? WHERE id = ? RETURNING *", [
+      now,
+      reason,
+      lock.id,
+    ])!;
+    return { lock: lockWire(released, now), already_released: false };
   });
 }
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Database as Db, Statement, Transaction } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Migration, migrations as allMigrations } from './migrations/index.js';
@@ -36,6 +36,8 @@ export class SqliteStore {
   private readonly statements = new Map<string, Statement>();
   private writeDepth = 0;
   private changes = 0;
+  /** One reusable transaction wrapper: creating one per call costs more than a small write. */
+  private readonly inTransaction: Transaction<(fn: () => unknown) => unknown>;
 
   constructor(path: string, options: OpenOptions = {}) {
     this.path = path;
@@ -47,6 +49,7 @@ export class SqliteStore {
     retryBusy(() => this.db.pragma('journal_mode = WAL'));
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
+    this.inTransaction = this.db.transaction((fn: () => unknown) => fn());
     this.schemaVersion = options.readonly
       ? (this.db.pragma('user_version', { simple: true }) as number)
       : this.migrate(options.migrations ?? allMigrations);
@@ -55,7 +58,7 @@ export class SqliteStore {
   /** Runs fn against one consistent snapshot. Inside a write it joins that write. */
   read<T>(fn: (sql: SqlSession) => T): T {
     if (this.db.inTransaction) return fn(this.session);
-    return retryBusy(() => this.db.transaction(() => fn(this.session)).deferred());
+    return retryBusy(() => this.inTransaction.deferred(() => fn(this.session)) as T);
   }
 
   /**
@@ -70,15 +73,13 @@ export class SqliteStore {
       this.writeDepth++;
       this.changes = 0;
       try {
-        return this.db
-          .transaction(() => {
-            const result = fn(this.session);
-            if (this.changes > 0 && options.ledger !== false) {
-              this.stmt('UPDATE meta SET ledger_version = ledger_version + 1 WHERE id = 1').run();
-            }
-            return result;
-          })
-          .immediate();
+        return this.inTransaction.immediate(() => {
+          const result = fn(this.session);
+          if (this.changes > 0 && options.ledger !== false) {
+            this.stmt('UPDATE meta SET ledger_version = ledger_version + 1 WHERE id = 1').run();
+          }
+          return result;
+        }) as T;
       } finally {
         this.writeDepth--;
       }
@@ -95,14 +96,20 @@ export class SqliteStore {
   }
 
   private readonly session: SqlSession = {
-    get: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => s.get(p)) as T | undefined,
-    all: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => s.all(p)) as T[],
+    get: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => this.returning(s, s.get(p))) as T | undefined,
+    all: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => this.returning(s, s.all(p))) as T[],
     run: (sql: string, params: SqlParams = []) => {
       const info = this.bind(sql, params, (s, p) => s.run(p));
       this.changes += info.changes;
       return { changes: info.changes, lastInsertRowid: Number(info.lastInsertRowid) };
     },
   };
+
+  /** A writing statement read through get/all (… RETURNING) that returned rows changed the ledger. */
+  private returning<R>(statement: Statement, rows: R): R {
+    if (!statement.readonly && rows !== undefined && (!Array.isArray(rows) || rows.length > 0)) this.changes++;
+    return rows;
+  }
 
   private bind<R>(sql: string, params: SqlParams, call: (s: Statement, p: unknown) => R): R {
     const statement = this.stmt(sql);
