@@ -1,3 +1,4 @@
+import { DEFAULT_CONFIG } from '../src/core/config.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,7 @@ beforeEach(() => {
     },
     git: {} as never,
     files: {} as never,
+    config: DEFAULT_CONFIG,
   };
 });
 

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { migrations } from '../src/store/migrations/index.js';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Harness, openHarness } from './helpers/dispatch.js';
@@ -135,7 +136,7 @@ describe('workspace', () => {
     expect(init.ok && init.result).toMatchObject({
       repo_path: h.repo.path,
       db_path: join(h.repo.path, '.codestrator', 'state.db'),
-      schema_version: 2,
+      schema_version: migrations[migrations.length - 1]!.version,
     });
     const elsewhere = join(h.repo.path, '..', 'custom-state');
     const custom = await h.as({ CODESTRATOR_STATE_DIR: elsewhere }).ok('workspace.init');

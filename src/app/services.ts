@@ -4,6 +4,7 @@ import { Dispatcher, type Services } from '../registry/dispatch.js';
 import { SqliteStore } from '../store/database.js';
 import { methods } from '../methods/index.js';
 import { createRegistry } from '../registry/define.js';
+import { loadConfig } from './config.js';
 import { nodeFiles } from './files.js';
 import { resolveWorkspace } from './workspace.js';
 import { invalid } from '../core/errors.js';
@@ -16,6 +17,7 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise
     store: new SqliteStore(workspace.dbPath),
     git: new GitRepository(workspace.repoPath),
     files: nodeFiles,
+    config: () => loadConfig(workspace.stateDir),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { RepoConfig } from './config.js';
 import type { FilesPort, GitPort, Store, Workspace } from './ports.js';
 
 /** Who is calling: a session, or a thread acting inside a session. */
@@ -12,6 +13,8 @@ export interface CoreContext {
   git: GitPort;
   files: FilesPort;
   workspace: Workspace;
+  /** `.codestrator/config.json` merged over the defaults, as of this call. */
+  config: RepoConfig;
   /** Identity taken from the call's params, else from CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID. */
   actor: Actor;
   now(): number;

@@ -6,8 +6,6 @@ import { type LockRow, lockWire } from './rows.js';
 import { type Scope, normalizeScopePath, scopesConflict } from './scope-path.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 
-export const DEFAULT_LOCK_TTL_SECONDS = 600;
-
 const activeLocks = (sql: Sql, now: number): LockRow[] =>
   sql.all<LockRow>("SELECT * FROM locks WHERE state = 'active' AND lease_until > ? ORDER BY id", [now]);
 
@@ -51,7 +49,7 @@ export function acquireLock(ctx: CoreContext, input: AcquireInput) {
   const owner = requireOwner(ctx.actor, 'lock.acquire');
   return ctx.store.write((sql) => {
     const now = ctx.now();
-    const ttl = (input.ttl_seconds ?? DEFAULT_LOCK_TTL_SECONDS) * 1000;
+    const ttl = (input.ttl_seconds ?? ctx.config.lock_ttl_seconds) * 1000;
     const scope: Scope = {
       scope_type: input.scope_type,
       scope_path: scopePathIn(sql, ctx, input.scope_path, 'scope_path', input.scope_type === 'prefix'),
@@ -127,7 +125,7 @@ export function heartbeatLock(ctx: CoreContext, input: OwnedLockInput & { ttl_se
           hint: 'Call lock.acquire again; another owner may have taken the scope meanwhile.',
         });
       }
-      const ttl = (input.ttl_seconds ?? DEFAULT_LOCK_TTL_SECONDS) * 1000;
+      const ttl = (input.ttl_seconds ?? ctx.config.lock_ttl_seconds) * 1000;
       sql.run('UPDATE locks SET lease_until = ?, heartbeat_at = ? WHERE id = ?', [now + ttl, now, lock.id]);
       return { lock: lockWire(getLock(sql, lock.id), now) };
     },

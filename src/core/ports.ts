@@ -42,6 +42,33 @@ export interface GitPort {
   removeWorktree(path: string): Promise<void>;
   /** Deletes a local branch; a missing one is not an error. */
   deleteBranch(branch: string): Promise<void>;
+  /** A worktree on no branch at `commit` (for gate runs). */
+  addDetachedWorktree(path: string, commit: string): Promise<void>;
+  /** Whether git accepts the name as a branch name. */
+  isValidBranchName(name: string): Promise<boolean>;
+
+  /** Merges `theirs` into `ours` in memory: no checkout, index or ref changes. */
+  mergeTree(ours: string, theirs: string): Promise<{ clean: boolean; tree: string; conflicts: string[] }>;
+  commitTree(options: { tree: string; parents: readonly string[]; message: string }): Promise<string>;
+  /** Compare-and-swap of a branch: moves it to `next` only if it is still at `expected`. */
+  updateBranch(branch: string, next: string, expected: string, reason: string): Promise<boolean>;
+  /** Brings a clean checkout from `from` to `to`; false (and nothing changed) if local edits are in the way. */
+  advanceCheckout(worktreePath: string, from: string, to: string): Promise<boolean>;
+  /** Stages and commits everything in a checkout (hooks off); returns the commit. */
+  commitAll(worktreePath: string, message: string): Promise<string>;
+
+  /** Changed paths in a checkout (staged, unstaged, untracked); empty when clean. */
+  dirtyPaths(worktreePath: string): Promise<string[]>;
+  /** Paths changed on `head` since it forked from `base`. */
+  changedFiles(base: string, head: string): Promise<string[]>;
+  aheadBehind(base: string, head: string): Promise<{ ahead: number; behind: number }>;
+  isAncestor(ancestor: string, descendant: string): Promise<boolean>;
+  /** Every commit of `head` missing from `base` has an identical patch in `base`. */
+  patchesApplied(base: string, head: string): Promise<boolean>;
+  /** branch → path of the worktree where it is checked out. */
+  checkedOutBranches(): Promise<Map<string, string>>;
+  diff(base: string, head: string, maxBytes: number): Promise<{ stat: string; patch: string; bytes: number; truncated: boolean }>;
+  commitsBetween(base: string, head: string, limit?: number): Promise<{ sha: string; author: string; date: number; subject: string }[]>;
 }
 
 /** The few file operations the domain needs. */

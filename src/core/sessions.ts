@@ -10,8 +10,6 @@ import { releaseOwnerLocks } from './locks.js';
 import { listResumeCandidates } from './resume.js';
 import { compactRef } from './current-ref.js';
 
-export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 300;
-
 export interface OpenSessionInput {
   agent_role?: string;
   owner?: string;
@@ -52,7 +50,7 @@ function insertSession(
       input.terminal_fingerprint ?? null,
       extra.intent,
       extra.status,
-      input.heartbeat_timeout_seconds ?? DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
+      input.heartbeat_timeout_seconds ?? ctx.config.heartbeat_timeout_seconds,
       input.user_request ?? null,
       extra.worktreeId,
       extra.viewer,

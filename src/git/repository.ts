@@ -1,6 +1,19 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { CommandError, runGit } from './run-git.js';
+import {
+  type CommitInfo,
+  type DiffResult,
+  aheadBehind,
+  changedFiles,
+  checkedOutBranches,
+  commitsBetween,
+  diff,
+  dirtyPaths,
+  isAncestor,
+  patchesApplied,
+} from './inspect.js';
+import { type MergePrediction, advanceCheckout, commitAll, commitTree, mergeTree, updateBranch } from './merge.js';
 
 /** Where a repository's main worktree and common git dir are, seen from any of its worktrees. */
 export interface RepositoryLocation {
@@ -69,6 +82,32 @@ export class GitRepository {
   async deleteBranch(branch: string): Promise<void> {
     await runGit(this.mainRoot, ['branch', '-D', '--', branch], { allowFailure: true });
   }
+
+  /** A worktree on no branch at `commit` (for gate runs); removed with removeWorktree. */
+  async addDetachedWorktree(path: string, commit: string): Promise<void> {
+    await runGit(this.mainRoot, ['worktree', 'add', '--quiet', '--detach', '--', path, commit]);
+  }
+
+  /** Whether git accepts the name as a branch (`git check-ref-format --branch`). */
+  async isValidBranchName(name: string): Promise<boolean> {
+    return (await runGit(this.mainRoot, ['check-ref-format', '--branch', name], { allowFailure: true })).exitCode === 0;
+  }
+
+  mergeTree = (ours: string, theirs: string): Promise<MergePrediction> => mergeTree(this.mainRoot, ours, theirs);
+  commitTree = (options: { tree: string; parents: readonly string[]; message: string }): Promise<string> =>
+    commitTree(this.mainRoot, options);
+  updateBranch = (branch: string, next: string, expected: string, reason: string): Promise<boolean> =>
+    updateBranch(this.mainRoot, branch, next, expected, reason);
+  advanceCheckout = (worktreePath: string, from: string, to: string): Promise<boolean> => advanceCheckout(worktreePath, from, to);
+  commitAll = (worktreePath: string, message: string): Promise<string> => commitAll(worktreePath, message);
+  dirtyPaths = (worktreePath: string): Promise<string[]> => dirtyPaths(worktreePath);
+  changedFiles = (base: string, head: string): Promise<string[]> => changedFiles(this.mainRoot, base, head);
+  aheadBehind = (base: string, head: string): Promise<{ ahead: number; behind: number }> => aheadBehind(this.mainRoot, base, head);
+  isAncestor = (ancestor: string, descendant: string): Promise<boolean> => isAncestor(this.mainRoot, ancestor, descendant);
+  patchesApplied = (base: string, head: string): Promise<boolean> => patchesApplied(this.mainRoot, base, head);
+  checkedOutBranches = (): Promise<Map<string, string>> => checkedOutBranches(this.mainRoot);
+  diff = (base: string, head: string, maxBytes: number): Promise<DiffResult> => diff(this.mainRoot, base, head, maxBytes);
+  commitsBetween = (base: string, head: string, limit?: number): Promise<CommitInfo[]> => commitsBetween(this.mainRoot, base, head, limit);
 }
 
 /** `.git/info/exclude` of the repository, where the state dir is listed so it never shows as untracked. */

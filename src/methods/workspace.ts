@@ -1,10 +1,17 @@
 import { z } from 'zod';
-import { DEFAULT_LOCK_TTL_SECONDS, acquireLock, heartbeatLock, listLocks, releaseLock } from '../core/locks.js';
+import { DEFAULT_CONFIG } from '../core/config.js';
+import { acquireLock, heartbeatLock, listLocks, releaseLock } from '../core/locks.js';
 import { decideWorktree } from '../core/scheduler.js';
 import { force, id, identity, paging, paths } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
 
-const ttl = z.number().int().min(1).max(86_400).optional().describe(`Lease in seconds (default ${DEFAULT_LOCK_TTL_SECONDS})`);
+const ttl = z
+  .number()
+  .int()
+  .min(1)
+  .max(86_400)
+  .optional()
+  .describe(`Lease in seconds (default ${DEFAULT_CONFIG.lock_ttl_seconds}, or lock_ttl_seconds in .codestrator/config.json)`);
 const count = z.number().int().min(0).max(100_000).optional();
 
 export const workspaceMethods = [

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Actor } from '../core/context.js';
 import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
 import { validateActor } from '../core/identity.js';
+import type { RepoConfig } from '../core/config.js';
 import type { FilesPort, GitPort, Store, Workspace } from '../core/ports.js';
 import { touchSession } from '../core/sessions.js';
 import type { MethodDef, Registry } from './define.js';
@@ -13,6 +14,8 @@ export interface Services {
   git: GitPort;
   files: FilesPort;
   workspace: Workspace;
+  /** Read per call, so edits to the config file apply without a restart. */
+  config(): RepoConfig;
 }
 
 export interface DispatcherOptions {
@@ -68,7 +71,7 @@ export class Dispatcher {
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
     if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
     if (actor.sessionId !== undefined || actor.threadId !== undefined) actor = this.validated(services, actor);
-    const ctx = { ...services, actor, now: this.now, registry: this.options.registry };
+    const ctx = { ...services, config: services.config(), actor, now: this.now, registry: this.options.registry };
     const result = await def.handler(params, ctx);
     const adopted = def.adoptSession?.(result);
     if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
