@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 /** Layer boundaries (see docs/ARCHITECTURE.md): interfaces → registry → core → adapters. */
-const adapterImports = ['**/store/**', '**/git/**', '**/tmux/**', '**/runners/**'];
+const adapterImports = ['**/store/**', '**/git/**', '**/gate/**', '**/tmux/**', '**/runners/**'];
 const interfaceImports = ['**/mcp/**', '**/cli/**', '**/http/**', '**/app/**'];
 
 export default tseslint.config(
@@ -42,7 +42,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/store/**/*.ts', 'src/git/**/*.ts'],
+    files: ['src/store/**/*.ts', 'src/git/**/*.ts', 'src/gate/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -15,11 +15,12 @@ const importsOf = (file: string) =>
 
 /** Dependencies point one way: interfaces → registry → core → (ports implemented by) adapters. */
 const FORBIDDEN: Record<string, RegExp> = {
-  core: /^(better-sqlite3|node:child_process|zod|@modelcontextprotocol)|\.\.\/(store|git|tmux|runners|mcp|cli|http|app|registry|methods)\//,
+  core: /^(better-sqlite3|node:child_process|zod|@modelcontextprotocol)|\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app|registry|methods)\//,
   store: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
   git: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  registry: /\.\.\/(store|git|tmux|runners|mcp|cli|http|app)\//,
-  methods: /\.\.\/(store|git|tmux|runners|mcp|cli|http|app)\//,
+  gate: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
+  registry: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
+  methods: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
 };
 
 describe('layer boundaries', () => {

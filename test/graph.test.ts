@@ -43,6 +43,7 @@ beforeEach(() => {
     git: {} as never,
     files: {} as never,
     config: DEFAULT_CONFIG,
+    gate: {} as never,
   };
 });
 

@@ -2,6 +2,7 @@ import type { Actor } from '../core/context.js';
 import { GitRepository } from '../git/repository.js';
 import { Dispatcher, type Services } from '../registry/dispatch.js';
 import { SqliteStore } from '../store/database.js';
+import { runGate } from '../gate/run-gate.js';
 import { methods } from '../methods/index.js';
 import { createRegistry } from '../registry/define.js';
 import { loadConfig } from './config.js';
@@ -17,6 +18,7 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise
     store: new SqliteStore(workspace.dbPath),
     git: new GitRepository(workspace.repoPath),
     files: nodeFiles,
+    gate: { run: runGate },
     config: () => loadConfig(workspace.stateDir),
   };
 }

@@ -1,5 +1,5 @@
 import type { RepoConfig } from './config.js';
-import type { FilesPort, GitPort, Store, Workspace } from './ports.js';
+import type { FilesPort, GatePort, GitPort, Store, Workspace } from './ports.js';
 
 /** Who is calling: a session, or a thread acting inside a session. */
 export interface Actor {
@@ -12,6 +12,7 @@ export interface CoreContext {
   store: Store;
   git: GitPort;
   files: FilesPort;
+  gate: GatePort;
   workspace: Workspace;
   /** `.codestrator/config.json` merged over the defaults, as of this call. */
   config: RepoConfig;

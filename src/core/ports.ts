@@ -57,8 +57,8 @@ export interface GitPort {
   /** Stages and commits everything in a checkout (hooks off); returns the commit. */
   commitAll(worktreePath: string, message: string): Promise<string>;
 
-  /** Changed paths in a checkout (staged, unstaged, untracked); empty when clean. */
-  dirtyPaths(worktreePath: string): Promise<string[]>;
+  /** Changed paths in a checkout (staged, unstaged, and untracked unless `untracked: false`); empty when clean. */
+  dirtyPaths(worktreePath: string, options?: { untracked?: boolean }): Promise<string[]>;
   /** Paths changed on `head` since it forked from `base`. */
   changedFiles(base: string, head: string): Promise<string[]>;
   aheadBehind(base: string, head: string): Promise<{ ahead: number; behind: number }>;
@@ -69,6 +69,16 @@ export interface GitPort {
   checkedOutBranches(): Promise<Map<string, string>>;
   diff(base: string, head: string, maxBytes: number): Promise<{ stat: string; patch: string; bytes: number; truncated: boolean }>;
   commitsBetween(base: string, head: string, limit?: number): Promise<{ sha: string; author: string; date: number; subject: string }[]>;
+}
+
+/** Runs the configured gate command on a merged tree. */
+export interface GatePort {
+  run(run: { cwd: string; command: string | readonly string[]; timeoutMs: number; logPath: string }): Promise<{
+    exitCode: number | null;
+    timedOut: boolean;
+    durationMs: number;
+    tail: string;
+  }>;
 }
 
 /** The few file operations the domain needs. */

@@ -50,9 +50,11 @@ export interface WorktreeRow {
   parent_worktree_id: number | null;
   owner_session_id: number | null;
   task_id: number | null;
+  owner_thread_id: number | null;
   status: string;
   created_at: number;
   updated_at: number;
+  removed_at: number | null;
 }
 
 export interface TaskRow {

@@ -23,6 +23,10 @@ export interface NewWorktree {
   slug: string;
   parentWorktreeId?: number;
   taskId?: number;
+  /** Branch to start from (its current tip); default: the main branch. */
+  baseBranch?: string;
+  /** Exact branch name to create (validated by the caller); default: codestrator/<slug>. */
+  branch?: string;
 }
 
 /**
@@ -35,15 +39,21 @@ export interface NewWorktree {
  * or removes it with discardWorktree.
  */
 export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promise<WorktreeRow> {
-  const baseBranch = await gitStep('find the main branch', ctx.git.mainBranch());
+  const baseBranch = spec.baseBranch ?? (await gitStep('find the main branch', ctx.git.mainBranch()));
   const baseSha = await gitStep(`resolve ${baseBranch}`, ctx.git.resolveCommit(baseBranch));
-  const branches = await gitStep('list branches', ctx.git.listBranches(BRANCH_PREFIX));
+  const branches = await gitStep('list branches', ctx.git.listBranches(spec.branch ?? BRANCH_PREFIX));
+  if (spec.branch !== undefined && branches.has(spec.branch)) {
+    throw new CodestratorError('CONFLICT', `Branch ${spec.branch} already exists.`, {
+      field: 'branch',
+      hint: 'Choose another branch name, or omit branch.',
+    });
+  }
   const reserved = ctx.store.write(
     (sql) => {
       for (let attempt = 0; attempt < MAX_SUFFIX; attempt++) {
         const slug = slugCandidate(spec.slug, attempt);
         const path = join(ctx.workspace.worktreesDir, slug);
-        const branch = BRANCH_PREFIX + slug;
+        const branch = spec.branch ?? BRANCH_PREFIX + slug;
         if (sql.get('SELECT 1 FROM worktrees WHERE slug = ? OR path = ? OR branch = ?', [slug, path, branch])) continue;
         if (branches.has(branch) || ctx.files.exists(path)) continue;
         const now = ctx.now();

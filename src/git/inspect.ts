@@ -3,8 +3,9 @@ import { runGit } from './run-git.js';
 /** Read-only questions about branches and checkouts. None of them changes anything. */
 
 /** Paths with any change (staged, unstaged, untracked, conflicted) in a checkout; empty when clean. */
-export async function dirtyPaths(worktreePath: string): Promise<string[]> {
-  const result = await runGit(worktreePath, ['status', '--porcelain=v1', '-z', '--untracked-files=all']);
+export async function dirtyPaths(worktreePath: string, options: { untracked?: boolean } = {}): Promise<string[]> {
+  const untracked = options.untracked === false ? 'no' : 'all';
+  const result = await runGit(worktreePath, ['status', '--porcelain=v1', '-z', `--untracked-files=${untracked}`]);
   const paths: string[] = [];
   const entries = result.stdout.split('\0');
   for (let i = 0; i < entries.length; i++) {
@@ -67,7 +68,11 @@ export async function diff(root: string, base: string, head: string, maxBytes: n
   const patch = (await runGit(root, ['diff', '--no-color', range, '--'])).stdout;
   const bytes = Buffer.byteLength(patch);
   if (bytes <= maxBytes) return { stat, patch, bytes, truncated: false };
-  return { stat, patch: Buffer.from(patch).subarray(0, maxBytes).toString('utf8'), bytes, truncated: true };
+  // Cut at a character boundary: step back over UTF-8 continuation bytes (10xxxxxx).
+  const buffer = Buffer.from(patch);
+  let end = maxBytes;
+  while (end > 0 && (buffer[end]! & 0xc0) === 0x80) end--;
+  return { stat, patch: buffer.subarray(0, end).toString('utf8'), bytes, truncated: true };
 }
 
 export interface CommitInfo {

@@ -100,7 +100,7 @@ export class GitRepository {
     updateBranch(this.mainRoot, branch, next, expected, reason);
   advanceCheckout = (worktreePath: string, from: string, to: string): Promise<boolean> => advanceCheckout(worktreePath, from, to);
   commitAll = (worktreePath: string, message: string): Promise<string> => commitAll(worktreePath, message);
-  dirtyPaths = (worktreePath: string): Promise<string[]> => dirtyPaths(worktreePath);
+  dirtyPaths = (worktreePath: string, options?: { untracked?: boolean }): Promise<string[]> => dirtyPaths(worktreePath, options);
   changedFiles = (base: string, head: string): Promise<string[]> => changedFiles(this.mainRoot, base, head);
   aheadBehind = (base: string, head: string): Promise<{ ahead: number; behind: number }> => aheadBehind(this.mainRoot, base, head);
   isAncestor = (ancestor: string, descendant: string): Promise<boolean> => isAncestor(this.mainRoot, ancestor, descendant);

@@ -11,7 +11,7 @@ const GROUP_PURPOSE: Record<Group, string> = {
   orch_workspace: 'Isolation: worktree decisions and file/prefix locks with leases.',
   orch_thread: 'Child agent threads in tmux (reserved: its methods arrive with the runtime plane).',
   orch_lifecycle: 'Your compact resume point (work.current_ref) after a restart or context compaction.',
-  orch_merge: 'Merge requests, review and the main-merge queue (reserved: its methods arrive with the git plane).',
+  orch_merge: 'Merge requests, review and the main-merge queue (request, process, status, lock).',
   orch_inbox: 'Messages between threads.',
   orch_system: 'Describe methods (params schema + example), runtime info, Markdown mirror, planning (plan.*).',
 };

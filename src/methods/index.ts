@@ -2,11 +2,14 @@ import type { MethodDef } from '../registry/define.js';
 import { graphMethods } from './graph.js';
 import { inboxMethods } from './inbox.js';
 import { lifecycleMethods } from './lifecycle.js';
+import { mergeMethods } from './merge.js';
+import { mergeReviewMethods } from './merge-review.js';
 import { planMethods } from './plan.js';
 import { sessionMethods } from './session.js';
 import { systemMethods } from './system.js';
 import { taskMethods } from './task.js';
 import { workspaceMethods } from './workspace.js';
+import { worktreeMethods } from './worktree.js';
 
 /** The method table: the single source of the MCP tools, the CLI, the schemas and the docs. */
 export const methods: readonly MethodDef[] = [
@@ -14,6 +17,9 @@ export const methods: readonly MethodDef[] = [
   ...taskMethods,
   ...graphMethods,
   ...workspaceMethods,
+  ...worktreeMethods,
+  ...mergeMethods,
+  ...mergeReviewMethods,
   ...lifecycleMethods,
   ...inboxMethods,
   ...systemMethods,

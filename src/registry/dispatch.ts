@@ -3,7 +3,7 @@ import type { Actor } from '../core/context.js';
 import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
 import { validateActor } from '../core/identity.js';
 import type { RepoConfig } from '../core/config.js';
-import type { FilesPort, GitPort, Store, Workspace } from '../core/ports.js';
+import type { FilesPort, GatePort, GitPort, Store, Workspace } from '../core/ports.js';
 import { touchSession } from '../core/sessions.js';
 import type { MethodDef, Registry } from './define.js';
 import { closestNames } from './suggest.js';
@@ -13,6 +13,7 @@ export interface Services {
   store: Store;
   git: GitPort;
   files: FilesPort;
+  gate: GatePort;
   workspace: Workspace;
   /** Read per call, so edits to the config file apply without a restart. */
   config(): RepoConfig;

@@ -1,6 +1,6 @@
 import type { Migration } from './index.js';
 
-/** Merge requests and reviews, the main-merge queue and its lock, and worktree ownership by threads. */
+/** Merge requests and reviews, the main-merge queue, named locks, and worktree ownership by threads. */
 export const migration003: Migration = {
   version: 3,
   name: 'git-plane',
@@ -61,12 +61,12 @@ CREATE INDEX merge_queue_state ON merge_queue(state, id);
 -- One open item per source branch: re-requesting returns the open one.
 CREATE UNIQUE INDEX merge_queue_one_open ON merge_queue(source_worktree_id) WHERE state IN ('queued', 'checking', 'waiting', 'blocked_by_review');
 
-CREATE TABLE merge_main_lock (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  holder_key TEXT,
-  lease_until INTEGER,
-  acquired_at INTEGER
+-- Leased mutexes around shared git state (the main-merge lock, merges into one parent worktree).
+CREATE TABLE named_locks (
+  name TEXT PRIMARY KEY,
+  holder_key TEXT NOT NULL,
+  lease_until INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL
 );
-INSERT INTO merge_main_lock (id) VALUES (1);
 `,
 };

@@ -1,0 +1,252 @@
+import { join } from 'node:path/posix';
+import type { CoreContext } from './context.js';
+import { isOwnerLive } from './identity.js';
+import { toJson } from './json.js';
+import { conflictingLocks } from './locks.js';
+import { LockNames, releaseNamedLock, tryNamedLock, waitForNamedLock } from './named-locks.js';
+import { publishBranch } from './publish.js';
+import type { WorktreeRow } from './rows.js';
+import { type QueueRow, type QueueState, mergeLockHolder, queueWire } from './merge-queue.js';
+import { gitStep } from './worktree-create.js';
+
+/** How an item's check ended: its next state and why. */
+interface Verdict {
+  state: QueueState;
+  reason: string;
+  conflictFiles?: string[];
+  mergeCommit?: string;
+  targetBefore?: string;
+  gateLogPath?: string;
+  gateLogTail?: string;
+}
+
+/** Attempts before an item whose target keeps moving is parked as waiting. */
+const MAX_ATTEMPTS = 5;
+
+/** Claims the oldest queued (or waiting) item not yet tried in this run: exactly one processor wins it. */
+function claimNext(ctx: CoreContext, skip: ReadonlySet<number>): QueueRow | undefined {
+  return ctx.store.write((sql) => {
+    const candidates = sql.all<QueueRow>("SELECT * FROM merge_queue WHERE state IN ('queued', 'waiting') ORDER BY id");
+    const row = candidates.find((candidate) => !skip.has(candidate.id));
+    if (!row) return undefined;
+    const now = ctx.now();
+    return sql.get<QueueRow>(
+      `UPDATE merge_queue SET state = 'checking', reason = 'checking', started_at = ?, updated_at = ?, attempts = attempts + 1
+       WHERE id = ? AND state IN ('queued', 'waiting') RETURNING *`,
+      [now, now, row.id],
+    );
+  });
+}
+
+function record(ctx: CoreContext, item: QueueRow, verdict: Verdict): QueueRow {
+  return ctx.store.write((sql) => {
+    const now = ctx.now();
+    const final = !['queued', 'waiting', 'blocked_by_review'].includes(verdict.state);
+    const row = sql.get<QueueRow>(
+      `UPDATE merge_queue SET state = ?, reason = ?, conflict_files = ?, merge_commit = ?, target_before = ?, gate_log_path = coalesce(?, gate_log_path),
+         gate_log_tail = coalesce(?, gate_log_tail), finished_at = ?, updated_at = ? WHERE id = ? RETURNING *`,
+      [
+        verdict.state,
+        verdict.reason,
+        toJson(verdict.conflictFiles ?? []),
+        verdict.mergeCommit ?? null,
+        verdict.targetBefore ?? null,
+        verdict.gateLogPath ?? null,
+        verdict.gateLogTail ?? null,
+        final ? now : null,
+        now,
+        item.id,
+      ],
+    )!;
+    if (verdict.state === 'merged') {
+      sql.run("UPDATE worktrees SET status = 'merged', updated_at = ? WHERE id = ? AND kind = 'task'", [now, item.source_worktree_id]);
+      if (item.merge_request_id !== null)
+        sql.run("UPDATE merge_requests SET status = 'merged', updated_at = ? WHERE id = ?", [now, item.merge_request_id]);
+    }
+    return row;
+  });
+}
+
+/** Pre-merge checks that need only the ledger: source present, children merged, review, locks. */
+async function ledgerChecks(ctx: CoreContext, item: QueueRow, targetTip: string, sourceTip: string): Promise<Verdict | undefined> {
+  const facts = ctx.store.read((sql) => {
+    const source = sql.get<WorktreeRow>('SELECT * FROM worktrees WHERE id = ?', [item.source_worktree_id]);
+    const children = sql.all<WorktreeRow>("SELECT * FROM worktrees WHERE parent_worktree_id = ? AND status = 'active'", [
+      item.source_worktree_id,
+    ]);
+    const review =
+      item.merge_request_id !== null
+        ? sql.get<{ status: string }>('SELECT status FROM merge_requests WHERE id = ?', [item.merge_request_id])
+        : undefined;
+    return { source, children, review };
+  });
+  if (!facts.source || facts.source.status === 'removed')
+    return { state: 'cancelled', reason: `source worktree ${item.source_worktree_id} no longer exists` };
+  const unmerged: string[] = [];
+  for (const child of facts.children)
+    if (!(await ctx.git.isAncestor(child.branch, sourceTip))) unmerged.push(`${child.id} (${child.branch})`);
+  if (unmerged.length > 0)
+    return { state: 'waiting', reason: `child worktrees have unmerged work: ${unmerged.join(', ')}; run worktree.merge_to_parent first` };
+  // A BLOCK verdict holds an item whether or not review is required.
+  if (facts.review?.status === 'blocked')
+    return { state: 'blocked_by_review', reason: `merge request ${item.merge_request_id} was blocked by its review` };
+  if (ctx.config.review_required) {
+    if (item.merge_request_id === null)
+      return {
+        state: 'blocked_by_review',
+        reason: 'review is required: queue the item with a merge_request_id and get an APPROVE verdict',
+      };
+    if (facts.review?.status !== 'approved')
+      return {
+        state: 'blocked_by_review',
+        reason: `review is required: merge request ${item.merge_request_id} is ${facts.review?.status ?? 'missing'}`,
+      };
+  }
+  const changed = await gitStep('list changed files', ctx.git.changedFiles(targetTip, sourceTip));
+  const ownerSession = facts.source.owner_session_id;
+  const blocking = ctx.store.read((sql) => {
+    const now = ctx.now();
+    const threads = new Set(
+      sql.all<{ id: number }>('SELECT id FROM threads WHERE session_id = ?', [ownerSession ?? -1]).map((row) => `thread:${row.id}`),
+    );
+    const own = (key: string) => key === `session:${ownerSession}` || threads.has(key);
+    return changed.flatMap((path) =>
+      conflictingLocks(sql, { scope_type: 'file', scope_path: path }, undefined, now)
+        .filter((lock) => !own(lock.owner_key) && isOwnerLive(sql, lock.owner_key, now))
+        .map(
+          (lock) =>
+            `${path} (lock ${lock.id} ${lock.scope_type} ${lock.scope_path} held by ${lock.owner_key} until ${new Date(lock.lease_until).toISOString()})`,
+        ),
+    );
+  });
+  if (blocking.length > 0) return { state: 'waiting', reason: `locked by another owner: ${blocking.slice(0, 5).join('; ')}` };
+  return undefined;
+}
+
+async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promise<Verdict | undefined> {
+  const gate = ctx.config.gate;
+  if (!gate) return undefined;
+  const dir = join(ctx.workspace.stateDir, 'tmp', `gate-${item.id}-${item.attempts}`);
+  const logPath = join(ctx.workspace.logsDir, `gate-${item.id}-${item.attempts}.log`);
+  await gitStep('create the gate worktree', ctx.git.addDetachedWorktree(dir, commit));
+  try {
+    const result = await ctx.gate.run({ cwd: dir, command: gate.command, timeoutMs: gate.timeout_seconds * 1000, logPath });
+    if (result.exitCode === 0 && !result.timedOut)
+      return { state: 'checking', reason: `gate passed in ${result.durationMs} ms`, gateLogPath: logPath, gateLogTail: result.tail };
+    const why = result.timedOut ? `timed out after ${gate.timeout_seconds} s` : `exited with ${result.exitCode}`;
+    return { state: 'gate_failed', reason: `gate ${why}`, gateLogPath: logPath, gateLogTail: result.tail };
+  } finally {
+    await ctx.git.removeWorktree(dir);
+  }
+}
+
+/** Checks, gates and publishes one claimed item; every path ends in a recorded state. */
+async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
+  const targetTip = await gitStep(`resolve ${item.target_branch}`, ctx.git.resolveCommit(item.target_branch));
+  const sourceTip = await gitStep(`resolve ${item.source_branch}`, ctx.git.resolveCommit(item.source_branch));
+  if (await ctx.git.isAncestor(sourceTip, targetTip))
+    return { state: 'merged', reason: `already contained in ${item.target_branch}`, mergeCommit: targetTip, targetBefore: targetTip };
+  const blocked = await ledgerChecks(ctx, item, targetTip, sourceTip);
+  if (blocked) return blocked;
+  const prediction = await gitStep('predict the merge', ctx.git.mergeTree(targetTip, sourceTip));
+  if (!prediction.clean)
+    return {
+      state: 'conflict',
+      reason: `conflicts with ${item.target_branch} in ${prediction.conflicts.join(', ')}`,
+      conflictFiles: prediction.conflicts,
+    };
+  const merge = await gitStep(
+    'create the merge commit',
+    ctx.git.commitTree({
+      tree: prediction.tree,
+      parents: [targetTip, sourceTip],
+      message: `Merge ${item.source_branch} into ${item.target_branch} (codestrator queue item ${item.id})`,
+    }),
+  );
+  const gated = await runGate(ctx, item, merge);
+  if (gated && gated.state !== 'checking') return { ...gated, targetBefore: targetTip };
+  const outcome = await publishBranch(ctx, {
+    branch: item.target_branch,
+    from: targetTip,
+    to: merge,
+    reason: `codestrator: queue item ${item.id}`,
+  });
+  const gateFacts = gated ? { gateLogPath: gated.gateLogPath!, gateLogTail: gated.gateLogTail! } : {};
+  if (outcome.ok) {
+    const where = outcome.checkout ? `; checkout ${outcome.checkout} updated` : '';
+    return {
+      state: 'merged',
+      reason: `merged into ${item.target_branch}${where}`,
+      mergeCommit: merge,
+      targetBefore: targetTip,
+      ...gateFacts,
+    };
+  }
+  if (outcome.why === 'moved') {
+    return item.attempts >= MAX_ATTEMPTS
+      ? { state: 'waiting', reason: `${item.target_branch} kept moving during ${item.attempts} attempts` }
+      : { state: 'queued', reason: `${item.target_branch} moved while checking; will retry` };
+  }
+  return {
+    state: 'waiting',
+    reason: `the checkout of ${item.target_branch} at ${outcome.checkout} has uncommitted changes (${outcome.paths.slice(0, 5).join(', ')}); nothing was lost, retry after committing them`,
+    ...gateFacts,
+  };
+}
+
+/** Items left 'checking' by a processor that died: only the lock holder processes, so they are orphans. */
+function recoverStalled(ctx: CoreContext): void {
+  ctx.store.write((sql) =>
+    sql.run(
+      "UPDATE merge_queue SET state = 'queued', reason = 'previous processor stopped; retrying', updated_at = ? WHERE state = 'checking'",
+      [ctx.now()],
+    ),
+  );
+}
+
+export interface ProcessInput {
+  max_items?: number;
+  /** How long to wait for the main-merge lock when another processor holds it (default 0: fail at once). */
+  wait_seconds?: number;
+}
+
+/**
+ * merge.main.process: under the main-merge lock, lands queued items one at a time. Items that
+ * cannot land yet (waiting) are tried once per run; the lock is released at the end unless the
+ * caller held it before.
+ */
+export async function processQueue(ctx: CoreContext, input: ProcessInput) {
+  const holder = mergeLockHolder(ctx);
+  const taken = await waitForNamedLock(ctx, LockNames.mainMerge, holder, {
+    ttlSeconds: ctx.config.merge_lock_ttl_seconds,
+    waitMs: (input.wait_seconds ?? 0) * 1000,
+  });
+  const processed: ReturnType<typeof queueWire>[] = [];
+  const tried = new Set<number>();
+  if (!taken.reentered) recoverStalled(ctx);
+  try {
+    while (processed.length < (input.max_items ?? Number.MAX_SAFE_INTEGER)) {
+      const item = claimNext(ctx, tried);
+      if (!item) break;
+      tried.add(item.id);
+      // Keep the lease ahead of long gates.
+      tryNamedLock(ctx, LockNames.mainMerge, holder, ctx.config.merge_lock_ttl_seconds);
+      let verdict: Verdict;
+      try {
+        verdict = await processItem(ctx, item);
+      } catch (err) {
+        // An unexpected failure parks the item with the reason instead of leaving it 'checking'.
+        verdict = { state: 'waiting', reason: `error: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      const row = record(ctx, item, verdict);
+      if (row.state === 'queued') tried.delete(row.id);
+      processed.push(queueWire(row));
+    }
+  } finally {
+    if (!taken.reentered) releaseNamedLock(ctx, LockNames.mainMerge, holder);
+  }
+  const counts = ctx.store.read((sql) =>
+    sql.all<{ state: string; n: number }>('SELECT state, count(*) AS n FROM merge_queue GROUP BY state ORDER BY state'),
+  );
+  return { processed, count: processed.length, queue: Object.fromEntries(counts.map((c) => [c.state, c.n])) };
+}
