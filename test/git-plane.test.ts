@@ -179,6 +179,38 @@ describe('main-merge queue', () => {
   });
 });
 
+describe('review gate', () => {
+  it('holds an item as blocked_by_review until its merge request is approved', async () => {
+    const h = fresh();
+    writeConfig(h, { review_required: true });
+    const s = await openWorkSession(h, 'reviewed work');
+    const epic = await h.ok('task.create', { level: 'epic', title: 'E' });
+    const feature = await h.ok('task.create', { level: 'feature', title: 'F', parent_id: epic.task.id });
+    commitFiles(s.path, { 'reviewed.ts': 'ok\n' });
+    const unreviewed = (await h.ok('merge.main.request', { session_id: s.sessionId })).main_merge_request;
+    await h.ok('merge.main.process');
+    expect((await h.ok('merge.main.status', { request_id: unreviewed.id })).main_merge_request.state).toBe('blocked_by_review');
+    await h.ok('merge.main.cancel', { request_id: unreviewed.id, reason: 'needs a merge request' });
+    const mr = (await h.ok('merge.request', { feature_task_id: feature.task.id, session_id: s.sessionId })).merge_request;
+    const item = (await h.ok('merge.main.request', { merge_request_id: mr.id, session_id: s.sessionId })).main_merge_request;
+    await h.ok('merge.main.process');
+    expect((await h.ok('merge.main.status', { request_id: item.id })).main_merge_request.state).toBe('blocked_by_review');
+    const tip = git(h.repo.path, 'rev-parse', 'main').trim();
+    await h.ok('merge.review.submit', {
+      merge_request_id: mr.id,
+      verdict: 'BLOCK',
+      findings: [{ file: 'reviewed.ts', line: 1, severity: 'major', text: 'needs a test' }],
+    });
+    await h.ok('merge.main.process');
+    expect(git(h.repo.path, 'rev-parse', 'main').trim()).toBe(tip);
+    const approved = await h.ok('merge.review.submit', { merge_request_id: mr.id, verdict: 'APPROVE', summary: 'fine now' });
+    expect(approved.queue_items_updated).toBe(1);
+    await h.ok('merge.main.process');
+    expect((await h.ok('merge.main.status', { request_id: item.id })).main_merge_request.state).toBe('merged');
+    expect((await h.ok('merge.request.get', { merge_request_id: mr.id })).merge_request.status).toBe('merged');
+  });
+});
+
 describe('worktree.merge_to_parent', () => {
   it('refuses uncommitted work (naming the files) unless asked to commit it, then merges into the parent', async () => {
     const h = fresh();
