@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** The FilesPort over node:fs. */
@@ -9,5 +9,11 @@ export const nodeFiles = {
     const temp = `${path}.${process.pid}.tmp`;
     writeFileSync(temp, text);
     renameSync(temp, path);
+  },
+  listDir: (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []),
+  removeFile(path: string): boolean {
+    if (!existsSync(path) || !statSync(path).isFile()) return false;
+    rmSync(path);
+    return true;
   },
 };

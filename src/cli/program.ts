@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createDispatcher } from '../app/services.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
+import { renderGc } from './gc.js';
 import { renderMethods } from './methods.js';
 import { renderStatus } from './status.js';
 
@@ -71,6 +72,15 @@ export function buildProgram(): CliProgram {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       exitCode = await renderStatus(dispatcher(), options.json === true);
+    });
+
+  program
+    .command('gc')
+    .description('List (dry run) or remove worktrees and branches of merged or abandoned work; never dirty or unmerged ones')
+    .option('--apply', 'remove what the list shows')
+    .option('--json', 'print JSON')
+    .action(async (options: { apply?: boolean; json?: boolean }) => {
+      exitCode = await renderGc(dispatcher(), { apply: options.apply === true, json: options.json === true });
     });
 
   return {

@@ -86,6 +86,10 @@ export interface FilesPort {
   exists(path: string): boolean;
   /** Writes through a temp file and rename, so readers never see half a file. */
   writeAtomic(path: string, text: string): void;
+  /** Names of the entries of a directory; empty when it does not exist. */
+  listDir(dir: string): string[];
+  /** Removes a regular file; false when there is none. */
+  removeFile(path: string): boolean;
 }
 
 /** Where this repository's state lives. */

@@ -1,4 +1,5 @@
 import type { MethodDef } from '../registry/define.js';
+import { gcMethods } from './gc.js';
 import { graphMethods } from './graph.js';
 import { inboxMethods } from './inbox.js';
 import { lifecycleMethods } from './lifecycle.js';
@@ -18,6 +19,7 @@ export const methods: readonly MethodDef[] = [
   ...graphMethods,
   ...workspaceMethods,
   ...worktreeMethods,
+  ...gcMethods,
   ...mergeMethods,
   ...mergeReviewMethods,
   ...lifecycleMethods,
