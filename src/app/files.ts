@@ -1,13 +1,14 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** The FilesPort over node:fs. */
 export const nodeFiles = {
   exists: (path: string): boolean => existsSync(path),
-  writeAtomic(path: string, text: string): void {
+  readText: (path: string): string | null => (existsSync(path) ? readFileSync(path, 'utf8') : null),
+  writeAtomic(path: string, text: string, mode?: number): void {
     mkdirSync(dirname(path), { recursive: true });
     const temp = `${path}.${process.pid}.tmp`;
-    writeFileSync(temp, text);
+    writeFileSync(temp, text, mode === undefined ? {} : { mode });
     renameSync(temp, path);
   },
   listDir: (dir: string): string[] => (existsSync(dir) ? readdirSync(dir) : []),

@@ -5,6 +5,8 @@ import { SqliteStore } from '../store/database.js';
 import { runGate } from '../gate/run-gate.js';
 import { methods } from '../methods/index.js';
 import { createRegistry } from '../registry/define.js';
+import { join } from 'node:path';
+import { packageRoot } from '../registry/bundle-info.js';
 import { loadConfig } from './config.js';
 import { nodeFiles } from './files.js';
 import { resolveWorkspace } from './workspace.js';
@@ -16,7 +18,10 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise
   return {
     workspace,
     store: new SqliteStore(workspace.dbPath),
-    git: new GitRepository(workspace.repoPath),
+    git: new GitRepository(workspace.repoPath, {
+      argv: [process.execPath, join(packageRoot, 'bin', 'codestrator.js'), 'hook', 'pre-commit'],
+      dir: join(workspace.stateDir, 'hooks'),
+    }),
     files: nodeFiles,
     gate: { run: runGate },
     config: () => loadConfig(workspace.stateDir),

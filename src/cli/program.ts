@@ -3,6 +3,7 @@ import { createDispatcher } from '../app/services.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
 import { renderGc } from './gc.js';
+import { runHook } from './hook.js';
 import { renderMethods } from './methods.js';
 import { renderStatus } from './status.js';
 
@@ -72,6 +73,15 @@ export function buildProgram(): CliProgram {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       exitCode = await renderStatus(dispatcher(), options.json === true);
+    });
+
+  program
+    .command('hook')
+    .description('Run a git hook check in a codestrator worktree (installed by codestrator; refuses commits of paths others locked)')
+    .argument('<name>', 'hook name, e.g. pre-commit')
+    .argument('[args...]', 'arguments git passed (ignored)')
+    .action(async (name: string) => {
+      exitCode = await runHook(dispatcher(), name);
     });
 
   program

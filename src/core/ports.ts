@@ -42,6 +42,8 @@ export interface GitPort {
   removeWorktree(path: string): Promise<void>;
   /** Deletes a local branch; a missing one is not an error. */
   deleteBranch(branch: string): Promise<void>;
+  /** Points a worktree codestrator created at its hook wrappers (pre-commit lock check; the repository's own hooks still run). */
+  installHooks(worktreePath: string): Promise<void>;
   /** A worktree on no branch at `commit` (for gate runs). */
   addDetachedWorktree(path: string, commit: string): Promise<void>;
   /** Whether git accepts the name as a branch name. */
@@ -81,11 +83,75 @@ export interface GatePort {
   }>;
 }
 
+/** A tmux pane, as tmux reports it. */
+export interface PaneState {
+  paneId: string;
+  windowId: string;
+  sessionName: string;
+  pid: number;
+  dead: boolean;
+  deadStatus: number | null;
+}
+
+/** tmux, addressed by pane and window ids (never `session:0`). */
+export interface TmuxPort {
+  version(): Promise<string | null>;
+  hasSession(name: string): Promise<boolean>;
+  sessionOption(name: string, option: string): Promise<string | null>;
+  openWindow(
+    spec: { session: string; windowName: string; cwd: string; env: Record<string, string>; argv: readonly string[] },
+    sessionTag: { option: string; value: string },
+  ): Promise<PaneState>;
+  listPanes(): Promise<PaneState[]>;
+  typeText(paneId: string, text: string): Promise<void>;
+  sendKey(paneId: string, key: string): Promise<void>;
+  capture(paneId: string, lines?: number): Promise<string>;
+  killWindow(windowId: string): Promise<void>;
+  killSession(name: string): Promise<void>;
+  listWindows(session: string): Promise<string[]>;
+  /** The `-L <socket>` arguments a person needs to reach the same tmux server (empty for the default one). */
+  readonly socketArgs: readonly string[];
+}
+
+/** Builds how a runner (codex, claude, gemini, command, script) is started; see runners/types.ts. */
+export interface RunnerPort {
+  build(input: RunnerLaunchInput): RunnerLaunch;
+  /** Absolute path of a program shipped in the package's dist/runners (e.g. pane-wrap.js). */
+  program(name: string): string;
+}
+
+export interface RunnerLaunchInput {
+  kind: string;
+  prompt: string;
+  cwd: string;
+  sessionId: number;
+  threadId: number;
+  serverCommand: readonly string[];
+  repoPath: string;
+  threadDir: string;
+  baseEnv: Readonly<Record<string, string | undefined>>;
+  command?: readonly string[];
+  scriptPath?: string;
+  model?: string;
+}
+
+export interface RunnerLaunch {
+  argv: string[];
+  env: Record<string, string>;
+  cwd: string;
+  files: { path: string; content: string; mode?: number }[];
+  eventsPath?: string;
+  lastMessagePath?: string;
+  exitKeys?: string[];
+}
+
 /** The few file operations the domain needs. */
 export interface FilesPort {
   exists(path: string): boolean;
+  /** The file's text, or null when it does not exist. */
+  readText(path: string): string | null;
   /** Writes through a temp file and rename, so readers never see half a file. */
-  writeAtomic(path: string, text: string): void;
+  writeAtomic(path: string, text: string, mode?: number): void;
   /** Names of the entries of a directory; empty when it does not exist. */
   listDir(dir: string): string[];
   /** Removes a regular file; false when there is none. */

@@ -73,6 +73,7 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
   );
   try {
     await ctx.git.addWorktree({ path: reserved.path, branch: reserved.branch, base: baseSha });
+    await ctx.git.installHooks(reserved.path);
     return reserved;
   } catch (err) {
     await discardWorktree(ctx, reserved);

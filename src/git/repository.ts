@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { CommandError, runGit } from './run-git.js';
+import { installWorktreeHooks } from './hooks.js';
 import {
   type CommitInfo,
   type DiffResult,
@@ -40,7 +41,14 @@ export async function locateRepository(cwd: string): Promise<RepositoryLocation 
 
 /** git operations bound to one repository's main worktree. Satisfies the domain's GitPort. */
 export class GitRepository {
-  constructor(readonly mainRoot: string) {}
+  constructor(
+    readonly mainRoot: string,
+    private readonly hooks?: { argv: readonly string[]; dir: string },
+  ) {}
+
+  installHooks = async (worktreePath: string): Promise<void> => {
+    if (this.hooks) await installWorktreeHooks(this.mainRoot, worktreePath, this.hooks.argv, this.hooks.dir);
+  };
 
   async mainBranch(): Promise<string> {
     const head = await runGit(this.mainRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFailure: true });

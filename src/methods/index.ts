@@ -3,6 +3,7 @@ import { gcMethods } from './gc.js';
 import { graphMethods } from './graph.js';
 import { inboxMethods } from './inbox.js';
 import { lifecycleMethods } from './lifecycle.js';
+import { lockCheckMethods } from './lock-check.js';
 import { mergeMethods } from './merge.js';
 import { mergeReviewMethods } from './merge-review.js';
 import { planMethods } from './plan.js';
@@ -18,6 +19,7 @@ export const methods: readonly MethodDef[] = [
   ...taskMethods,
   ...graphMethods,
   ...workspaceMethods,
+  ...lockCheckMethods,
   ...worktreeMethods,
   ...gcMethods,
   ...mergeMethods,
