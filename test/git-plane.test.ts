@@ -311,3 +311,17 @@ describe('worktree.conflicts', () => {
     expect([a.path, b.path, c.path, h.repo.path].map(checkoutState)).toEqual(before);
   });
 });
+
+describe('scheduler.decide_worktree with paths', () => {
+  it('counts paths that another session’s active branch already changed', async () => {
+    const h = fresh();
+    const a = await openWorkSession(h, 'first');
+    const b = await openWorkSession(h, 'second');
+    commitFiles(a.path, { 'src/engine/core.ts': 'changed\n' });
+    const decision = await h.ok('scheduler.decide_worktree', { paths: ['src/engine', 'docs/readme.md'], session_id: b.sessionId });
+    expect(decision.changed_on_other_branches).toEqual([{ path: 'src/engine', worktree_ids: [a.worktreeId] }]);
+    expect(decision.score).toBe(2 + 2);
+    const own = await h.ok('scheduler.decide_worktree', { paths: ['src/engine'], session_id: a.sessionId });
+    expect(own.changed_on_other_branches).toEqual([]);
+  });
+});
