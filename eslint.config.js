@@ -42,7 +42,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/store/**/*.ts', 'src/git/**/*.ts', 'src/gate/**/*.ts'],
+    files: ['src/store/**/*.ts', 'src/git/**/*.ts', 'src/gate/**/*.ts', 'src/tmux/**/*.ts', 'src/runners/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

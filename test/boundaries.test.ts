@@ -19,6 +19,8 @@ const FORBIDDEN: Record<string, RegExp> = {
   store: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
   git: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
   gate: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
+  tmux: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
+  runners: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
   registry: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
   methods: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
 };

@@ -44,6 +44,9 @@ beforeEach(() => {
     files: {} as never,
     config: DEFAULT_CONFIG,
     gate: {} as never,
+    tmux: {} as never,
+    runners: {} as never,
+    runtime: {} as never,
   };
 });
 

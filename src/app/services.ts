@@ -3,6 +3,8 @@ import { GitRepository } from '../git/repository.js';
 import { Dispatcher, type Services } from '../registry/dispatch.js';
 import { SqliteStore } from '../store/database.js';
 import { runGate } from '../gate/run-gate.js';
+import { TmuxClient } from '../tmux/client.js';
+import { runnerAdapter } from './runners.js';
 import { methods } from '../methods/index.js';
 import { createRegistry } from '../registry/define.js';
 import { join } from 'node:path';
@@ -24,6 +26,13 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise
     }),
     files: nodeFiles,
     gate: { run: runGate },
+    tmux: new TmuxClient(env.CODESTRATOR_TMUX_SOCKET ? { socket: env.CODESTRATOR_TMUX_SOCKET } : {}),
+    runners: runnerAdapter,
+    runtime: {
+      templatesDir: join(packageRoot, 'templates', 'roles'),
+      serverCommand: [process.execPath, join(packageRoot, 'bin', 'codestrator.js'), 'mcp'],
+      baseEnv: env,
+    },
     config: () => loadConfig(workspace.stateDir),
   };
 }

@@ -1,5 +1,12 @@
 import type { RepoConfig } from './config.js';
-import type { FilesPort, GatePort, GitPort, Store, Workspace } from './ports.js';
+
+/** Facts about this installation that child agents need. */
+export interface RuntimeOptions {
+  templatesDir: string;
+  serverCommand: readonly string[];
+  baseEnv: Readonly<Record<string, string | undefined>>;
+}
+import type { FilesPort, GatePort, GitPort, RunnerPort, Store, TmuxPort, Workspace } from './ports.js';
 
 /** Who is calling: a session, or a thread acting inside a session. */
 export interface Actor {
@@ -13,6 +20,10 @@ export interface CoreContext {
   git: GitPort;
   files: FilesPort;
   gate: GatePort;
+  tmux: TmuxPort;
+  runners: RunnerPort;
+  /** Where the package's templates are, how to start codestrator's MCP server, the user's environment. */
+  runtime: RuntimeOptions;
   workspace: Workspace;
   /** `.codestrator/config.json` merged over the defaults, as of this call. */
   config: RepoConfig;

@@ -99,3 +99,30 @@ export function deliverMessage(ctx: CoreContext, input: { message_id: number; fo
     return { message: sql.get<InboxRow>('SELECT * FROM inbox_messages WHERE id = ?', [row.id])! };
   });
 }
+
+/**
+ * Hands a thread its pending messages (directives in queue mode among them) and marks them
+ * delivered in the same transaction, so each is delivered exactly once. Used to surface messages
+ * in a child's next tool result.
+ */
+export function takePendingFor(
+  ctx: CoreContext,
+  threadId: number,
+): { id: number; from_thread_id: number; message: string; sent_at: number }[] {
+  // Most calls find nothing: check with a read before taking the write lock.
+  if (!ctx.store.read((sql) => sql.get("SELECT 1 FROM inbox_messages WHERE receiver_thread_id = ? AND status = 'pending'", [threadId])))
+    return [];
+  return ctx.store.write((sql) => {
+    const rows = sql.all<InboxRow>("SELECT * FROM inbox_messages WHERE receiver_thread_id = ? AND status = 'pending' ORDER BY id", [
+      threadId,
+    ]);
+    const now = ctx.now();
+    for (const row of rows)
+      sql.run("UPDATE inbox_messages SET status = 'delivered', delivered_at = ? WHERE id = ? AND status = 'pending'", [now, row.id]);
+    sql.run(`UPDATE directives SET status = 'delivered', delivered_at = ? WHERE thread_id = ? AND status = 'pending' AND mode = 'queue'`, [
+      now,
+      threadId,
+    ]);
+    return rows.map((row) => ({ id: row.id, from_thread_id: row.sender_thread_id, message: row.message, sent_at: row.created_at }));
+  });
+}

@@ -109,6 +109,10 @@ export interface TmuxPort {
   killWindow(windowId: string): Promise<void>;
   killSession(name: string): Promise<void>;
   listWindows(session: string): Promise<string[]>;
+  /** Signals a pane's whole process group (the runner and everything it started). */
+  signalProcessGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL' | 'SIGINT'): void;
+  /** Installs tmux without any prompt where that is possible (root with apt-get); returns what it did. */
+  install(): Promise<{ installed: boolean; log: string }>;
   /** The `-L <socket>` arguments a person needs to reach the same tmux server (empty for the default one). */
   readonly socketArgs: readonly string[];
 }

@@ -9,6 +9,7 @@ import { type Page, type PageRequest, cursorId, pageLimit, toPage } from './pagi
 import { releaseOwnerLocks } from './locks.js';
 import { listResumeCandidates } from './resume.js';
 import { compactRef } from './current-ref.js';
+import { stopSessionChildren } from './thread-control.js';
 
 export interface OpenSessionInput {
   agent_role?: string;
@@ -176,49 +177,78 @@ function closeSessionTx(sql: Sql, ctx: CoreContext, session: SessionRow, reason:
   const threads = sql.all<{ id: number }>('SELECT id FROM threads WHERE session_id = ?', [session.id]);
   let locksReleased = releaseOwnerLocks(sql, `session:${session.id}`, now, `session closed: ${reason}`);
   for (const thread of threads) locksReleased += releaseOwnerLocks(sql, `thread:${thread.id}`, now, `session closed: ${reason}`);
+  const keys = [`session:${session.id}`, ...threads.map((thread) => `thread:${thread.id}`)];
+  const namedLocksReleased = sql.run(`DELETE FROM named_locks WHERE holder_key IN (${keys.map(() => '?').join(', ')})`, keys).changes;
   const threadsStopped = sql.run(
     `UPDATE threads SET status = 'stopped', status_reason = ?, completed_at = ?, updated_at = ?
      WHERE session_id = ? AND status NOT IN ('completed', 'failed', 'stopped')`,
     [`session closed: ${reason}`, now, now, session.id],
   ).changes;
   sql.run("UPDATE sessions SET status = 'closed', closed_at = ?, close_reason = ? WHERE id = ?", [now, reason, session.id]);
-  return { session_id: session.id, locks_released: locksReleased, threads_stopped: threadsStopped };
+  return {
+    session_id: session.id,
+    locks_released: locksReleased,
+    named_locks_released: namedLocksReleased,
+    threads_stopped: threadsStopped,
+  };
 }
 
-export function closeSession(ctx: CoreContext, input: { session_id: number; reason?: string; force?: boolean }) {
-  return ctx.store.write((sql) => {
+export async function closeSession(ctx: CoreContext, input: { session_id: number; reason?: string; force?: boolean }) {
+  const session = ctx.store.write((sql) => {
     const session = getSession(sql, input.session_id);
     checkSessionActor(sql, ctx, session, 'session.close', input.force, input.reason);
-    if (session.status === 'closed') {
-      return { session: sessionWire(session, ctx.now()), locks_released: 0, threads_stopped: 0, already_closed: true };
-    }
-    const result = closeSessionTx(sql, ctx, session, input.reason ?? 'closed by its owner');
-    return { session: sessionWire(getSession(sql, session.id), ctx.now()), ...result, already_closed: false };
+    return session;
+  });
+  if (session.status === 'closed') {
+    return { session: sessionWire(session, ctx.now()), locks_released: 0, threads_stopped: 0, already_closed: true };
+  }
+  const childrenStopped = await stopSessionChildren(ctx, session.id);
+  return ctx.store.write((sql) => {
+    const result = closeSessionTx(sql, ctx, getSession(sql, session.id), input.reason ?? 'closed by its owner');
+    return {
+      session: sessionWire(getSession(sql, session.id), ctx.now()),
+      ...result,
+      children_stopped: childrenStopped,
+      already_closed: false,
+    };
   });
 }
 
 /**
- * session.cleanup: with a session_id, closes that session (releasing locks, stopping threads);
- * without one, closes every session of this repository whose heartbeat has expired.
+ * session.cleanup: with a session_id, closes that session; without one, every session of this
+ * repository whose heartbeat expired. Closing stops its children (their runners and tmux windows,
+ * and its own viewer session), releases its locks and the main-merge lock if it holds it.
  * Worktrees and branches are left for gc, which knows whether they hold unmerged work.
  */
-export function cleanupSessions(ctx: CoreContext, input: { session_id?: number; force?: boolean; reason?: string }) {
-  return ctx.store.write((sql) => {
-    const now = ctx.now();
+export async function cleanupSessions(ctx: CoreContext, input: { session_id?: number; force?: boolean; reason?: string }) {
+  const targets = ctx.store.write((sql) => {
     if (input.session_id !== undefined) {
       const session = getSession(sql, input.session_id);
       checkSessionActor(sql, ctx, session, 'session.cleanup', input.force, input.reason);
-      const items = session.status === 'closed' ? [] : [closeSessionTx(sql, ctx, session, input.reason ?? 'cleanup')];
-      return { items, count: items.length };
+      return session.status === 'closed' ? [] : [session.id];
     }
-    const stale = sql
+    const now = ctx.now();
+    return sql
       .all<SessionRow>("SELECT * FROM sessions WHERE repo_path = ? AND status IN ('active', 'awaiting_resume') ORDER BY id", [
         ctx.workspace.repoPath,
       ])
-      .filter((row) => !isSessionLive(row, now));
-    const items = stale.map((row) => closeSessionTx(sql, ctx, row, 'cleanup: heartbeat expired'));
-    return { items, count: items.length };
+      .filter((row) => !isSessionLive(row, now))
+      .map((row) => row.id);
   });
+  const items = [];
+  for (const id of targets) {
+    const childrenStopped = await stopSessionChildren(ctx, id);
+    const closed = ctx.store.write((sql) =>
+      closeSessionTx(
+        sql,
+        ctx,
+        getSession(sql, id),
+        input.reason ?? (input.session_id !== undefined ? 'cleanup' : 'cleanup: heartbeat expired'),
+      ),
+    );
+    items.push({ ...closed, children_stopped: childrenStopped });
+  }
+  return { items, count: items.length };
 }
 
 export function listSessions(

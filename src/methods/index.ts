@@ -10,6 +10,7 @@ import { planMethods } from './plan.js';
 import { sessionMethods } from './session.js';
 import { systemMethods } from './system.js';
 import { taskMethods } from './task.js';
+import { threadMethods } from './thread.js';
 import { workspaceMethods } from './workspace.js';
 import { worktreeMethods } from './worktree.js';
 
@@ -24,6 +25,7 @@ export const methods: readonly MethodDef[] = [
   ...gcMethods,
   ...mergeMethods,
   ...mergeReviewMethods,
+  ...threadMethods,
   ...lifecycleMethods,
   ...inboxMethods,
   ...systemMethods,

@@ -1,9 +1,10 @@
 import type { z } from 'zod';
-import type { Actor } from '../core/context.js';
+import type { Actor, RuntimeOptions } from '../core/context.js';
 import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
 import { validateActor } from '../core/identity.js';
 import type { RepoConfig } from '../core/config.js';
-import type { FilesPort, GatePort, GitPort, Store, Workspace } from '../core/ports.js';
+import type { FilesPort, GatePort, GitPort, RunnerPort, Store, TmuxPort, Workspace } from '../core/ports.js';
+import { takePendingFor } from '../core/inbox.js';
 import { touchSession } from '../core/sessions.js';
 import type { MethodDef, Registry } from './define.js';
 import { closestNames } from './suggest.js';
@@ -14,6 +15,9 @@ export interface Services {
   git: GitPort;
   files: FilesPort;
   gate: GatePort;
+  tmux: TmuxPort;
+  runners: RunnerPort;
+  runtime: RuntimeOptions;
   workspace: Workspace;
   /** Read per call, so edits to the config file apply without a restart. */
   config(): RepoConfig;
@@ -78,7 +82,13 @@ export class Dispatcher {
     if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
       this.adoptedSessionId = adopted;
     if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
-    return asObject(result);
+    const body = asObject(result);
+    // A child learns of messages (and queued directives) with its next tool call; inbox.* calls manage them directly.
+    if (actor.threadId !== undefined && def.group !== 'orch_inbox') {
+      const inbox = takePendingFor(ctx, actor.threadId);
+      if (inbox.length > 0) return { ...body, inbox, inbox_note: 'Messages for you from other threads; they are now marked delivered.' };
+    }
+    return body;
   }
 
   private validated(services: Services, actor: Actor): Actor {
@@ -188,7 +198,7 @@ function mapError(err: unknown): CodestratorError {
   const name = (err as { name?: string } | null)?.name;
   const message = err instanceof Error ? err.message : String(err);
   if (name === 'BusyError') return new CodestratorError('BUSY', message, { hint: 'Retry the call.' });
-  if (name === 'CommandError') return new CodestratorError('EXTERNAL', message);
+  if (name === 'CommandError' || name === 'TmuxError') return new CodestratorError('EXTERNAL', message);
   if (name === 'SchemaTooNewError') return new CodestratorError('PRECONDITION_FAILED', message);
   if (name === 'WorkspaceError') return new CodestratorError('PRECONDITION_FAILED', message);
   return toCodestratorError(err);

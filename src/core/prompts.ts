@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import type { CoreContext } from './context.js';
+
+/** Roles with a shipped template (templates/roles/<role>.md); a repo overrides one in .codestrator/templates/. */
+export const ROLES = [
+  'worker',
+  'merge-reviewer',
+  'plan-architect',
+  'doc-mirror-manager',
+  'reviewer',
+  'research',
+  'implementer',
+  'verifier',
+] as const;
+export type Role = (typeof ROLES)[number];
+
+/** What a worker cannot infer: the skills' context pack. */
+export interface ContextPack {
+  goal?: string;
+  non_goals?: string[];
+  constraints?: string[];
+  pointers?: string[];
+  success_check?: string;
+}
+
+export interface PromptInput {
+  role: Role;
+  templatesDir: string;
+  values: Record<string, string | number | null | undefined>;
+  contextPack?: ContextPack;
+  assignment: Record<string, unknown>;
+  directive?: string;
+}
+
+/** The role's template: the repository's override if present, else the one shipped with codestrator. */
+export function loadTemplate(ctx: CoreContext, role: Role, templatesDir: string): string {
+  return (
+    ctx.files.readText(join(ctx.workspace.stateDir, 'templates', `${role}.md`)) ??
+    ctx.files.readText(join(templatesDir, `${role}.md`)) ??
+    `ROLE: ${role}\n`
+  );
+}
+
+const list = (title: string, items: readonly string[] | undefined) =>
+  items && items.length > 0 ? [`${title}:`, ...items.map((item) => `- ${item}`)] : [];
+
+/** Template (with {{placeholders}} filled) + context pack + the assignment as JSON (+ a restart directive). */
+export function buildPrompt(ctx: CoreContext, input: PromptInput): string {
+  const template = loadTemplate(ctx, input.role, input.templatesDir).replace(/\{\{(\w+)\}\}/g, (_, key: string) =>
+    String(input.values[key] ?? ''),
+  );
+  const pack = input.contextPack;
+  const packLines = pack
+    ? [
+        'CONTEXT PACK',
+        ...(pack.goal ? [`Goal: ${pack.goal}`] : []),
+        ...list('Non-goals', pack.non_goals),
+        ...list('Constraints', pack.constraints),
+        ...list('Pointers', pack.pointers),
+        ...(pack.success_check ? [`Success check: ${pack.success_check}`] : []),
+      ]
+    : [];
+  return [
+    template.trimEnd(),
+    ...(packLines.length > 1 ? ['', ...packLines] : []),
+    '',
+    'ASSIGNMENT',
+    JSON.stringify(input.assignment, null, 2),
+    ...(input.directive ? ['', `DIRECTIVE (from the root, supersedes earlier instructions): ${input.directive}`] : []),
+  ].join('\n');
+}

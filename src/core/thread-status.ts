@@ -1,0 +1,158 @@
+import { join } from 'node:path';
+import type { CoreContext } from './context.js';
+import { CodestratorError, invalid } from './errors.js';
+import { parseJson } from './json.js';
+import type { PaneState } from './ports.js';
+import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
+import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
+import { attachInfo } from './threads.js';
+
+interface ExitRecord {
+  code: number | null;
+  signal: string | null;
+  error?: string;
+}
+
+/** What the pane and the exit record say about a thread that was running; undefined = still running. */
+export function paneVerdict(
+  row: ChildThreadRow,
+  pane: PaneState | undefined,
+  exit: ExitRecord | null,
+): { status: string; reason: string; code: number | null; signal: string | null } | undefined {
+  if (pane && !pane.dead) return undefined;
+  if (exit) {
+    if (exit.code === 0)
+      return { status: 'completed', reason: row.last_report ? `exited 0 after: ${row.last_report}` : 'exited 0', code: 0, signal: null };
+    const how = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
+    return { status: 'failed', reason: exit.error ? `${how}: ${exit.error}` : how, code: exit.code, signal: exit.signal };
+  }
+  if (pane?.dead)
+    return {
+      status: pane.deadStatus === 0 ? 'completed' : 'failed',
+      reason: `pane exited with status ${pane.deadStatus}`,
+      code: pane.deadStatus,
+      signal: null,
+    };
+  return {
+    status: 'failed',
+    reason: 'its tmux pane is gone and it recorded no exit status (killed from outside?)',
+    code: null,
+    signal: null,
+  };
+}
+
+/**
+ * Notices on read that children ended: a finished runner (exit record written by pane-wrap), a
+ * dead or vanished pane. Such threads are marked completed or failed with the reason, never left
+ * "running". One tmux call for all threads.
+ */
+export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThreadRow[]): Promise<void> {
+  const live = rows.filter((row) => row.pane_id && (ACTIVE_THREAD_STATUSES as readonly string[]).includes(row.status));
+  if (live.length === 0) return;
+  const panes = new Map((await ctx.tmux.listPanes()).map((pane) => [pane.paneId, pane]));
+  for (const row of live) {
+    const exit = row.thread_dir
+      ? parseJson<ExitRecord | null>(ctx.files.readText(join(row.thread_dir, `exit-${row.generation}.json`)), null)
+      : null;
+    const verdict = paneVerdict(row, panes.get(row.pane_id!), exit);
+    if (!verdict) continue;
+    ctx.store.write((sql) => {
+      const now = ctx.now();
+      // A report of done/failed made while running stands; otherwise the exit decides.
+      sql.run(
+        `UPDATE threads SET status = CASE WHEN status IN ('completed', 'failed', 'stopped') THEN status ELSE ? END,
+           status_reason = CASE WHEN status IN ('completed', 'failed', 'stopped') THEN status_reason ELSE ? END,
+           exit_status = ?, exit_signal = ?, completed_at = coalesce(completed_at, ?), updated_at = ?
+         WHERE id = ? AND generation = ?`,
+        [verdict.status, verdict.reason, verdict.code, verdict.signal, now, now, row.id, row.generation],
+      );
+    });
+  }
+}
+
+export interface ListChildrenInput extends PageRequest {
+  parent_thread_id?: number;
+  status?: string;
+  role?: string;
+}
+
+/** thread.child.list: the caller session's children, reconciled with tmux first. */
+export async function listChildren(ctx: CoreContext, input: ListChildrenInput & { session_id?: number }) {
+  const sessionId = input.session_id ?? ctx.actor.sessionId;
+  if (sessionId === undefined) throw invalid('thread.child.list needs session_id.', 'session_id');
+  const query = (where: string[], params: (string | number)[]) =>
+    ctx.store.read((sql) => sql.all<ChildThreadRow>(`SELECT * FROM threads WHERE ${where.join(' AND ')} ORDER BY id`, params));
+  await reconcileThreads(ctx, query(['session_id = ?', 'parent_thread_id IS NOT NULL'], [sessionId]));
+  const where = ['session_id = ?', 'parent_thread_id IS NOT NULL', 'id > ?'];
+  const params: (string | number)[] = [sessionId, cursorId(input)];
+  for (const [field, column] of [
+    ['parent_thread_id', 'parent_thread_id'],
+    ['status', 'status'],
+    ['role', 'role'],
+  ] as const) {
+    if (input[field] === undefined) continue;
+    where.push(`${column} = ?`);
+    params.push(input[field]!);
+  }
+  const limit = pageLimit(input);
+  return toPage(query(where, params).slice(0, limit + 1), limit, threadWire);
+}
+
+/** thread.child.status: one child, reconciled, with its attach info and the last lines of its pane. */
+export async function childStatus(ctx: CoreContext, input: { thread_id: number; output_lines?: number }) {
+  await reconcileThreads(ctx, [ctx.store.read((sql) => getThread(sql, input.thread_id))]);
+  const row = ctx.store.read((sql) => getThread(sql, input.thread_id));
+  let output: string | null = null;
+  if (row.pane_id && (input.output_lines ?? 20) > 0) {
+    output = await ctx.tmux
+      .capture(row.pane_id, input.output_lines ?? 20)
+      .then((text) =>
+        text
+          .trimEnd()
+          .split('\n')
+          .slice(-(input.output_lines ?? 20))
+          .join('\n'),
+      )
+      .catch(() => null);
+  }
+  return { thread: threadWire(row), attach_info: attachInfo(ctx, row), last_output: output };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * thread.child.wait_status: waits (asynchronously, so other calls of the same server go on) until
+ * every given thread reaches one of the statuses, or the bounded timeout passes.
+ */
+export async function waitStatus(ctx: CoreContext, input: { thread_ids: number[]; statuses?: string[]; timeout_seconds?: number }) {
+  const wanted = new Set(input.statuses ?? ['completed', 'failed', 'stopped']);
+  const deadline = ctx.now() + (input.timeout_seconds ?? 30) * 1000;
+  for (;;) {
+    const rows = ctx.store.read((sql) => input.thread_ids.map((id, index) => getThread(sql, id, `thread_ids.${index}`)));
+    await reconcileThreads(ctx, rows);
+    const fresh = ctx.store.read((sql) => input.thread_ids.map((id) => getThread(sql, id)));
+    const done = fresh.every((row) => wanted.has(row.status));
+    if (done || ctx.now() >= deadline) return { reached: done, timed_out: !done, threads: fresh.map(threadWire) };
+    await sleep(250);
+  }
+}
+
+/** thread.report: a child tells its root how it is doing; done and failed end the thread's work. */
+export function reportThread(ctx: CoreContext, input: { state: 'progress' | 'blocked' | 'done' | 'failed'; text: string }) {
+  const threadId = ctx.actor.threadId;
+  if (threadId === undefined) throw invalid('thread.report is made by a child thread (thread_id, or CODESTRATOR_THREAD_ID).', 'thread_id');
+  return ctx.store.write((sql) => {
+    const row = getThread(sql, threadId);
+    if (['completed', 'failed', 'stopped'].includes(row.status)) {
+      throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is already ${row.status}.`, { field: 'thread_id' });
+    }
+    const status = { progress: 'running', blocked: 'blocked', done: 'completed', failed: 'failed' }[input.state];
+    const now = ctx.now();
+    const final = status === 'completed' || status === 'failed';
+    sql.run(
+      `UPDATE threads SET status = ?, status_reason = ?, last_report = ?, last_report_at = ?, completed_at = CASE WHEN ? THEN ? ELSE completed_at END, updated_at = ? WHERE id = ?`,
+      [status, `reported ${input.state}`, input.text, now, final ? 1 : 0, now, now, row.id],
+    );
+    return { thread: threadWire(getThread(sql, row.id)) };
+  });
+}
