@@ -179,6 +179,34 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     expect(gone.status).toBe('failed');
   });
 
+  it('dispatches a reviewer child whose verdict moves the merge request, leaving the main-merge lock as it was', async () => {
+    const feature = (await h.ok('task.get', { task_id: (await h.ok('task.get', { task_id: cases[0] })).task.parent_id })).task.parent_id;
+    const mr = (await h.ok('merge.request', { feature_task_id: feature, session_id: session.sessionId })).merge_request;
+    await h.ok('merge.main.acquire_lock', { session_id: session.sessionId });
+    const before = (await h.ok('merge.main.next')).lock;
+    const failed = await h.fail('merge.review.request_auto', { merge_request_id: mr.id, runner: 'script', session_id: session.sessionId });
+    expect(failed.field).toBe('script_path');
+    expect((await h.ok('merge.main.next')).lock).toEqual(before);
+    const reviewer = {
+      name: 'reviewer',
+      steps: [
+        { call: 'merge.review_context', params: { merge_request_id: mr.id }, save: 'context' },
+        { call: 'merge.review.submit', params: { merge_request_id: mr.id, verdict: 'APPROVE', summary: 'reviewed ${context.merge_request.id}' } },
+        { report: { state: 'done', text: 'approved' } },
+      ],
+    };
+    const dispatched = await h.ok('merge.review.request_auto', { merge_request_id: mr.id, runner: 'script', script_path: script('reviewer', reviewer), session_id: session.sessionId });
+    expect(dispatched.thread.role).toBe('merge-reviewer');
+    await h.ok('thread.child.wait_status', { thread_ids: [dispatched.thread.id], timeout_seconds: 60 });
+    const status = await h.ok('merge.review.thread_status', { merge_request_id: mr.id });
+    expect(status.merge_request.status).toBe('approved');
+    expect(status.latest_review).toMatchObject({ verdict: 'APPROVE', reviewer_key: `thread:${dispatched.thread.id}` });
+    expect(status.reviewer_threads[0].status).toBe('completed');
+    const prompt = h.db().prepare('SELECT prompt FROM threads WHERE id = ?').get(dispatched.thread.id) as { prompt: string };
+    expect(prompt.prompt).toContain(`"merge_request_id": ${mr.id}`);
+    expect((await h.ok('merge.main.next')).lock).toEqual(before);
+  }, 90_000);
+
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {
       runner: 'command',

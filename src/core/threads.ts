@@ -23,6 +23,8 @@ export interface SpawnInput {
   script_path?: string;
   model?: string;
   worktree_id?: number;
+  /** Worktree to branch the child's worktree from (default: the session root). */
+  parent_worktree_id?: number;
   task_id?: number;
   scope_task_ids?: number[];
   scope_case_ids?: number[];
@@ -126,7 +128,13 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
     buildPrompt(ctx, {
       role: thread.role as Role,
       templatesDir: runtime.templatesDir,
-      values: { worktree_path: worktree.path, branch: worktree.branch, thread_id: thread.id, session_id: session.id },
+      values: {
+        ...(JSON.parse(thread.task_spec ?? 'null') ?? {}),
+        worktree_path: worktree.path,
+        branch: worktree.branch,
+        thread_id: thread.id,
+        session_id: session.id,
+      },
       ...(options.context_pack ? { contextPack: options.context_pack } : {}),
       assignment: {
         thread_id: thread.id,
@@ -218,6 +226,7 @@ export async function spawnChild(ctx: CoreContext, input: SpawnInput) {
     ? (
         await spawnWorktree(ctx, {
           ...(input.task_id !== undefined ? { task_id: input.task_id } : {}),
+          ...(input.parent_worktree_id !== undefined ? { parent_worktree_id: input.parent_worktree_id } : {}),
           name: input.title ?? input.objective ?? input.role ?? 'worker',
         })
       ).worktree

@@ -4,6 +4,7 @@ import { SEVERITIES, VERDICTS, createMergeRequest, getMergeRequest, submitReview
 import { reviewContext } from '../core/review-context.js';
 import { id, identity, text } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
+import { requestAutoReview, reviewThreadStatus } from '../core/review-dispatch.js';
 
 const mergeRequestId = id('Merge request');
 
@@ -94,5 +95,32 @@ export const mergeReviewMethods = [
     example: { merge_request_id: 1 },
     mutates: false,
     handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => getMergeRequest(ctx, params),
+  }),
+  defineMethod({
+    name: 'merge.review.request_auto',
+    group: 'orch_merge',
+    summary:
+      'Spawn a merge-reviewer child (in a worktree of the source branch) that reads merge.review_context and submits a verdict; the main-merge lock is left as it was.',
+    params: z.strictObject({
+      merge_request_id: id('Merge request'),
+      runner: z.enum(['codex', 'codex_exec', 'claude', 'claude_exec', 'gemini', 'command', 'script']).optional().describe('Default codex'),
+      command: z.array(z.string()).min(1).max(200).optional(),
+      script_path: z.string().min(1).max(4096).optional(),
+      model: z.string().max(200).optional(),
+      ...identity,
+    }),
+    example: { merge_request_id: 1, runner: 'codex_exec' },
+    mutates: true,
+    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => requestAutoReview(ctx, params),
+  }),
+  defineMethod({
+    name: 'merge.review.thread_status',
+    group: 'orch_merge',
+    summary: 'A merge request’s status, latest verdict and its reviewer threads.',
+    params: z.strictObject({ merge_request_id: id('Merge request') }),
+    example: { merge_request_id: 1 },
+    mutates: true,
+    identity: 'none',
+    handler: (params, ctx) => reviewThreadStatus(ctx, params),
   }),
 ];
