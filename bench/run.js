@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { gitPlaneSection } from './git-plane.js';
+import { runtimeSection } from './runtime.js';
 import { BARE_SERVER, BIN, LOCK_WORKER, ROOT, cleanEnv, coldStart, int, makeRepo, ms, nodeFloor, ratio, summarize, table } from './lib.js';
 
 const CONFIG = {
@@ -349,6 +350,7 @@ async function main() {
     await coldStartSection(repo.path);
     await throughputSection(repo.path);
     await gitPlaneSection({ out, progress });
+    await runtimeSection({ out, progress });
   } finally {
     await cs?.client.close().catch(() => {});
     await bare?.client.close().catch(() => {});

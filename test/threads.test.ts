@@ -207,6 +207,18 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     expect((await h.ok('merge.main.next')).lock).toEqual(before);
   }, 90_000);
 
+  it('reads a headless runner’s event stream: completion, last message and token usage', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'cs-fake-codex-'));
+    const stream = join(import.meta.dirname, 'fixtures', 'runners', 'codex-exec-success.jsonl');
+    writeFileSync(join(bin, 'codex'), `#!/bin/sh\ncat '${stream}'\n`, { mode: 0o755 });
+    const withFake = h.as({ ...tmux.env, PATH: `${bin}:${process.env.PATH}`, HOME: mkdtempSync(join(tmpdir(), 'cs-home-')) });
+    const spawned = (await withFake.ok('thread.child.spawn', { runner: 'codex_exec', title: 'headless', session_id: session.sessionId })).thread;
+    const done = await withFake.ok('thread.child.wait_status', { thread_ids: [spawned.id], timeout_seconds: 30 });
+    expect(done.threads[0].status, JSON.stringify(done.threads[0])).toBe('completed');
+    expect(done.threads[0].usage.output_tokens).toBeGreaterThan(0);
+    expect(done.threads[0].last_output).toBeTruthy();
+  });
+
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {
       runner: 'command',

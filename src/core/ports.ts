@@ -99,7 +99,7 @@ export interface TmuxPort {
   hasSession(name: string): Promise<boolean>;
   sessionOption(name: string, option: string): Promise<string | null>;
   openWindow(
-    spec: { session: string; windowName: string; cwd: string; env: Record<string, string>; argv: readonly string[] },
+    spec: { session: string; windowName: string; cwd: string; argv: readonly string[] },
     sessionTag: { option: string; value: string },
   ): Promise<PaneState>;
   listPanes(): Promise<PaneState[]>;
@@ -122,6 +122,13 @@ export interface RunnerPort {
   build(input: RunnerLaunchInput): RunnerLaunch;
   /** Absolute path of a program shipped in the package's dist/runners (e.g. pane-wrap.js). */
   program(name: string): string;
+  /** What a headless runner's JSONL event stream says: final status, last message, token usage. */
+  summarize(events: string): {
+    status: 'running' | 'completed' | 'failed' | 'unknown';
+    last_text?: string;
+    usage: { input_tokens?: number; cached_input_tokens?: number; output_tokens?: number };
+    error?: string;
+  };
 }
 
 export interface RunnerLaunchInput {

@@ -35,6 +35,8 @@ export interface ChildThreadRow {
   last_report_at: number | null;
   started_at: number | null;
   generation: number;
+  usage: string | null;
+  last_output: string | null;
 }
 
 export function getThread(sql: Sql, id: number, field = 'thread_id'): ChildThreadRow {
@@ -45,9 +47,10 @@ export function getThread(sql: Sql, id: number, field = 'thread_id'): ChildThrea
 
 /** The wire shape: JSON columns parsed, the (long) prompt left out. */
 export function threadWire(row: ChildThreadRow) {
-  const { prompt: _prompt, runner_options: _options, task_spec, scope_task_ids, scope_case_ids, ...rest } = row;
+  const { prompt: _prompt, runner_options: _options, task_spec, scope_task_ids, scope_case_ids, usage, ...rest } = row;
   return {
     ...rest,
+    usage: parseJson<unknown>(usage, null),
     task_spec: parseJson<unknown>(task_spec, null),
     scope_task_ids: parseJson<number[]>(scope_task_ids, []),
     scope_case_ids: parseJson<number[]>(scope_case_ids, []),

@@ -51,6 +51,7 @@ export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThr
   if (live.length === 0) return;
   const panes = new Map((await ctx.tmux.listPanes()).map((pane) => [pane.paneId, pane]));
   for (const row of live) {
+    recordEvents(ctx, row);
     const exit = row.thread_dir
       ? parseJson<ExitRecord | null>(ctx.files.readText(join(row.thread_dir, `exit-${row.generation}.json`)), null)
       : null;
@@ -68,6 +69,42 @@ export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThr
       );
     });
   }
+}
+
+/**
+ * Structured signals first: a headless runner's event stream (events.jsonl, written by tee-events)
+ * gives its last message and token usage, and its own completed/failed verdict.
+ */
+function recordEvents(ctx: CoreContext, row: ChildThreadRow): void {
+  if (!row.thread_dir) return;
+  const text = ctx.files.readText(join(row.thread_dir, 'events.jsonl'));
+  if (!text) return;
+  const summary = ctx.runners.summarize(text);
+  ctx.store.write(
+    (sql) => {
+      const final = summary.status === 'completed' || summary.status === 'failed';
+      sql.run(
+        `UPDATE threads SET usage = ?, last_output = ?,
+           status = CASE WHEN ? AND status IN ('starting', 'running', 'blocked') THEN ? ELSE status END,
+           status_reason = CASE WHEN ? AND status IN ('starting', 'running', 'blocked') THEN ? ELSE status_reason END,
+           completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END
+         WHERE id = ? AND generation = ?`,
+        [
+          JSON.stringify(summary.usage),
+          summary.last_text ?? null,
+          final ? 1 : 0,
+          summary.status,
+          final ? 1 : 0,
+          summary.status === 'failed' ? `runner reported failure: ${summary.error ?? 'unknown'}` : 'runner reported completion',
+          final ? 1 : 0,
+          ctx.now(),
+          row.id,
+          row.generation,
+        ],
+      );
+    },
+    { ledger: false },
+  );
 }
 
 export interface ListChildrenInput extends PageRequest {

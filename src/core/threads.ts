@@ -166,13 +166,14 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
   const exitFile = join(threadDir, `exit-${thread.generation}.json`);
   const tmuxSession = await viewerSession(ctx, session, worktree);
   const env: Record<string, string> = { ...(runtime.baseEnv.PATH ? { PATH: runtime.baseEnv.PATH } : {}), ...launch.env };
+  const envFile = join(threadDir, `env-${thread.generation}.json`);
+  ctx.files.writeAtomic(envFile, JSON.stringify(env), 0o600);
   const pane = await ctx.tmux.openWindow(
     {
       session: tmuxSession,
       windowName: `t${thread.id}-${thread.role}`,
       cwd: launch.cwd,
-      env,
-      argv: [process.execPath, ctx.runners.program('pane-wrap.js'), exitFile, '--', ...launch.argv],
+      argv: [process.execPath, ctx.runners.program('pane-wrap.js'), exitFile, envFile, '--', ...launch.argv],
     },
     { option: REPO_TAG, value: ctx.workspace.repoPath },
   );

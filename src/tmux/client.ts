@@ -14,7 +14,6 @@ export interface NewWindow {
   session: string;
   windowName: string;
   cwd: string;
-  env: Record<string, string>;
   argv: readonly string[];
 }
 
@@ -38,7 +37,8 @@ function parsePanes(text: string): PaneInfo[] {
 }
 
 /**
- * tmux operations codestrator needs, addressed by ids (`%N` panes, `@N` windows), never by
+ * tmux operations codestrator needs (environment goes through pane-wrap's env file, not `-e`, which
+ * tmux does not apply to PATH), addressed by ids (`%N` panes, `@N` windows), never by
  * `session:0`, so users' base-index settings change nothing. Commands run without a shell:
  * tmux execs the argv it is given when it has more than one element.
  */
@@ -80,35 +80,17 @@ export class TmuxClient {
 
   /** Opens a window for a child (creating the detached session on first use); returns its pane. */
   async openWindow(spec: NewWindow, sessionTag: { option: string; value: string }): Promise<PaneInfo> {
-    const envArgs = Object.entries(spec.env).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     const format = ['-P', '-F', FORMAT];
     // The command's first element is an absolute path, so tmux never reads it as an option.
     const output = (await this.hasSession(spec.session))
-      ? await this.run([
-          'new-window',
-          '-d',
-          ...format,
-          '-t',
-          `=${spec.session}:`,
-          '-n',
-          spec.windowName,
-          '-c',
-          spec.cwd,
-          ...envArgs,
-          ...spec.argv,
-        ])
-      : await this.createSession(spec, envArgs, format, sessionTag);
+      ? await this.run(['new-window', '-d', ...format, '-t', `=${spec.session}:`, '-n', spec.windowName, '-c', spec.cwd, ...spec.argv])
+      : await this.createSession(spec, format, sessionTag);
     const pane = parsePanes(output)[0];
     if (!pane) throw new Error(`tmux did not report the new pane for ${spec.windowName}`);
     return pane;
   }
 
-  private async createSession(
-    spec: NewWindow,
-    envArgs: string[],
-    format: string[],
-    tag: { option: string; value: string },
-  ): Promise<string> {
+  private async createSession(spec: NewWindow, format: string[], tag: { option: string; value: string }): Promise<string> {
     const output = await this.run([
       'new-session',
       '-d',
@@ -123,7 +105,6 @@ export class TmuxClient {
       '50',
       '-c',
       spec.cwd,
-      ...envArgs,
       ...spec.argv,
     ]);
     await this.run(['set-option', '-t', `=${spec.session}:`, tag.option, tag.value]);

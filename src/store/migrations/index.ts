@@ -2,6 +2,7 @@ import { migration001 } from './001-ledger.js';
 import { migration002 } from './002-planning-graph.js';
 import { migration003 } from './003-git-plane.js';
 import { migration004 } from './004-threads-runtime.js';
+import { migration005 } from './005-thread-usage.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -11,4 +12,4 @@ export interface Migration {
 }
 
 /** Every migration in order. Listed explicitly (no directory scan) so the bundle is deterministic. */
-export const migrations: readonly Migration[] = [migration001, migration002, migration003, migration004];
+export const migrations: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005];
