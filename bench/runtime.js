@@ -203,7 +203,17 @@ async function waitFirstCalls(ctx, spawns) {
       const outputs = [];
       for (const s of late) {
         const status = await ctx.dispatcher.call('thread.child.status', { thread_id: s.thread.id, output_lines: 20 });
-        outputs.push(`thread ${s.thread.id}: ${JSON.stringify(status.ok ? status.result.last_output : status.error)}`);
+        const thread = status.ok ? status.result.thread : {};
+        let exit = 'no exit file';
+        try {
+          exit = readFileSync(join(thread.thread_dir ?? '', `exit-${thread.generation}.json`), 'utf8');
+        } catch {
+          // Still running, or never started.
+        }
+        outputs.push(
+          `thread ${s.thread.id} ${thread.status} (${thread.status_reason}); ${exit}; pane output: ` +
+            JSON.stringify(status.ok ? status.result.last_output : status.error),
+        );
       }
       throw new Error(`no first call within ${CONFIG.readyTimeoutMs} ms from ${late.length} child(ren):\n${outputs.join('\n')}`);
     }
@@ -328,7 +338,7 @@ function burstTable(out, bursts) {
   // With 2 bursts a nearest-rank median is the smaller one: bursts are averaged instead.
   const mid = (list, pick) => ms(mean(list.map(pick)), 0);
   out(
-    `5b. ${n} children spawned back to back (each spawn call awaited, then the next; n = ${bursts.length} bursts, medians; ` +
+    `5b. ${n} children spawned back to back (each spawn call awaited, then the next; mean of ${bursts.length} bursts; ` +
       'times from the first spawn call)',
   );
   out();

@@ -43,7 +43,9 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
   it('runs 6 children in one detached session, refuses a 7th, and lands their work through the queue', async () => {
     const spawned = [];
     for (const [i, caseId] of cases.entries()) {
-      const path = script(`worker-${i}`, { ...worker, name: `worker-${i}`, vars: { case_id: caseId, file: `src/worker-${i}.ts` } });
+      // Each worker holds until told to go, so all six are running when the seventh is tried.
+      const steps = [{ wait_directive: { contains: 'go', timeout_ms: 60_000 } }, ...worker.steps];
+      const path = script(`worker-${i}`, { ...worker, name: `worker-${i}`, steps, vars: { case_id: caseId, file: `src/worker-${i}.ts` } });
       spawned.push(
         (
           await h.ok('thread.child.spawn', {
@@ -67,6 +69,7 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     });
     expect(refused).toMatchObject({ code: 'CONFLICT', field: 'max_concurrent_children' });
     const ids = spawned.map((t) => t.id);
+    for (const id of ids) await h.ok('thread.child.directive', { thread_id: id, mode: 'queue', text: 'go' });
     const waited = await h.ok('thread.child.wait_status', { thread_ids: ids, timeout_seconds: 120 });
     expect(waited.reached).toBe(true);
     expect(waited.threads.map((t: { status: string }) => t.status)).toEqual(Array(6).fill('completed'));
@@ -191,11 +194,19 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
       name: 'reviewer',
       steps: [
         { call: 'merge.review_context', params: { merge_request_id: mr.id }, save: 'context' },
-        { call: 'merge.review.submit', params: { merge_request_id: mr.id, verdict: 'APPROVE', summary: 'reviewed ${context.merge_request.id}' } },
+        {
+          call: 'merge.review.submit',
+          params: { merge_request_id: mr.id, verdict: 'APPROVE', summary: 'reviewed ${context.merge_request.id}' },
+        },
         { report: { state: 'done', text: 'approved' } },
       ],
     };
-    const dispatched = await h.ok('merge.review.request_auto', { merge_request_id: mr.id, runner: 'script', script_path: script('reviewer', reviewer), session_id: session.sessionId });
+    const dispatched = await h.ok('merge.review.request_auto', {
+      merge_request_id: mr.id,
+      runner: 'script',
+      script_path: script('reviewer', reviewer),
+      session_id: session.sessionId,
+    });
     expect(dispatched.thread.role).toBe('merge-reviewer');
     await h.ok('thread.child.wait_status', { thread_ids: [dispatched.thread.id], timeout_seconds: 60 });
     const status = await h.ok('merge.review.thread_status', { merge_request_id: mr.id });
@@ -212,7 +223,8 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     const stream = join(import.meta.dirname, 'fixtures', 'runners', 'codex-exec-success.jsonl');
     writeFileSync(join(bin, 'codex'), `#!/bin/sh\ncat '${stream}'\n`, { mode: 0o755 });
     const withFake = h.as({ ...tmux.env, PATH: `${bin}:${process.env.PATH}`, HOME: mkdtempSync(join(tmpdir(), 'cs-home-')) });
-    const spawned = (await withFake.ok('thread.child.spawn', { runner: 'codex_exec', title: 'headless', session_id: session.sessionId })).thread;
+    const spawned = (await withFake.ok('thread.child.spawn', { runner: 'codex_exec', title: 'headless', session_id: session.sessionId }))
+      .thread;
     const done = await withFake.ok('thread.child.wait_status', { thread_ids: [spawned.id], timeout_seconds: 30 });
     expect(done.threads[0].status, JSON.stringify(done.threads[0])).toBe('completed');
     expect(done.threads[0].usage.output_tokens).toBeGreaterThan(0);
