@@ -231,6 +231,38 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     expect(done.threads[0].last_output).toBeTruthy();
   });
 
+  it('wait_status over MCP does not block other calls of the same server', async () => {
+    const { connectMcp } = await import('./helpers/mcp.js');
+    const mcp = await connectMcp(h.repo.path, { ...tmux.env, CODESTRATOR_SESSION_ID: String(session.sessionId) });
+    try {
+      const sleeper = (
+        await mcp.tool('orch_thread', 'thread.child.spawn', {
+          runner: 'command',
+          command: nodeArgv('setInterval(() => {}, 1000)'),
+          title: 'sleeper',
+        })
+      ).data;
+      const thread = (sleeper.thread as { id: number }).id;
+      const started = Date.now();
+      let waitedUntil = 0;
+      const waiting = mcp.tool('orch_thread', 'thread.child.wait_status', { thread_ids: [thread], timeout_seconds: 3 }).then((r) => {
+        waitedUntil = Date.now();
+        return r;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const listed = await mcp.tool('orch_task', 'task.list', { limit: 1 });
+      const listedAt = Date.now();
+      expect(listed.isError).toBe(false);
+      const waited = await waiting;
+      expect(waited.data).toMatchObject({ reached: false, timed_out: true });
+      expect(listedAt - started).toBeLessThan(2500);
+      expect(waitedUntil).toBeGreaterThan(listedAt);
+      await mcp.tool('orch_thread', 'thread.child.stop', { thread_id: thread, terminate_pane: true });
+    } finally {
+      await mcp.close();
+    }
+  });
+
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {
       runner: 'command',
