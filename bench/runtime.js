@@ -198,15 +198,18 @@ async function waitFirstCalls(ctx, spawns) {
       if (row) found.set(s, row.acquired_at);
     }
     if (found.size === spawns.length) break;
-    if (Date.now() > deadline) {
-      const late = spawns.filter((s) => !found.has(s));
+    // pane-wrap writes the exit file when the agent ends: a child that ended without its first call fails the round at once.
+    const exitFile = (s) => join(s.thread.thread_dir ?? '', `exit-${s.thread.generation}.json`);
+    const ended = spawns.filter((s) => !found.has(s) && existsSync(exitFile(s)));
+    if (ended.length > 0 || Date.now() > deadline) {
+      const late = ended.length > 0 ? ended : spawns.filter((s) => !found.has(s));
       const outputs = [];
       for (const s of late) {
         const status = await ctx.dispatcher.call('thread.child.status', { thread_id: s.thread.id, output_lines: 20 });
         const thread = status.ok ? status.result.thread : {};
         let exit = 'no exit file';
         try {
-          exit = readFileSync(join(thread.thread_dir ?? '', `exit-${thread.generation}.json`), 'utf8');
+          exit = `exit file ${readFileSync(exitFile(s), 'utf8')}`;
         } catch {
           // Still running, or never started.
         }
@@ -215,7 +218,8 @@ async function waitFirstCalls(ctx, spawns) {
             JSON.stringify(status.ok ? status.result.last_output : status.error),
         );
       }
-      throw new Error(`no first call within ${CONFIG.readyTimeoutMs} ms from ${late.length} child(ren):\n${outputs.join('\n')}`);
+      const why = ended.length > 0 ? 'ended before its first call' : `made no first call within ${CONFIG.readyTimeoutMs} ms`;
+      throw new Error(`${late.length} child(ren) ${why}:\n${outputs.join('\n')}`);
     }
     await sleep(CONFIG.pollMs);
   }

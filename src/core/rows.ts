@@ -26,19 +26,6 @@ export interface SessionRow {
 
 export const sessionWire = (row: SessionRow, now: number) => ({ ...row, live: isSessionLive(row, now) });
 
-export interface ThreadRow {
-  id: number;
-  session_id: number;
-  parent_thread_id: number | null;
-  role: string;
-  title: string | null;
-  status: string;
-  status_reason: string | null;
-  created_at: number;
-  updated_at: number;
-  completed_at: number | null;
-}
-
 export interface WorktreeRow {
   id: number;
   kind: 'session_root' | 'task';

@@ -68,7 +68,7 @@ async function endRunner(ctx: CoreContext, row: ChildThreadRow): Promise<string>
 
 /** thread.child.stop: ends the child's runner and marks it stopped; terminate_pane also closes its window. */
 export async function stopChild(ctx: CoreContext, input: ControlInput & { terminate_pane?: boolean }) {
-  const row = ctx.store.read((sql) => controlled(sql, ctx, input, 'thread.child.stop'));
+  const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.stop'));
   await reconcileThreads(ctx, [row]);
   const how = await endRunner(ctx, row);
   if (input.terminate_pane && row.tmux_window_id) await ctx.tmux.killWindow(row.tmux_window_id);
@@ -86,7 +86,7 @@ export async function stopChild(ctx: CoreContext, input: ControlInput & { termin
 
 /** thread.child.interrupt: Ctrl-C to the runner (an interactive agent stops its current turn). */
 export async function interruptChild(ctx: CoreContext, input: ControlInput) {
-  const row = ctx.store.read((sql) => controlled(sql, ctx, input, 'thread.child.interrupt'));
+  const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.interrupt'));
   if (!(await paneAlive(ctx, row.pane_id)))
     throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is not running.`, { field: 'thread_id' });
   await ctx.tmux.sendKey(row.pane_id!, 'C-c');
@@ -120,7 +120,7 @@ function recordDirective(
  */
 export async function directChild(ctx: CoreContext, input: ControlInput & { mode?: DirectiveMode; text: string }) {
   const mode = input.mode ?? 'interrupt_patch';
-  const row = ctx.store.read((sql) => controlled(sql, ctx, input, 'thread.child.directive'));
+  const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.directive'));
   if (mode === 'queue') {
     return ctx.store.write((sql) => {
       const sender = sql.get<{ root_thread_id: number }>('SELECT root_thread_id FROM sessions WHERE id = ?', [

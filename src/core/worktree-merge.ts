@@ -1,11 +1,11 @@
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
-import { checkOwnership, ownerKeyOf } from './identity.js';
+import { ownerKeyOf } from './identity.js';
 import { LockNames, withNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
 import { gitStep } from './worktree-create.js';
-import { getWorktree } from './worktrees.js';
+import { checkWorktreeOwner, getWorktree } from './worktrees.js';
 
 export interface MergeToParentInput {
   worktree_id: number;
@@ -19,7 +19,7 @@ export interface MergeToParentInput {
 const MAX_ATTEMPTS = 5;
 
 function loadPair(ctx: CoreContext, input: MergeToParentInput): { child: WorktreeRow; parent: WorktreeRow } {
-  return ctx.store.read((sql) => {
+  return ctx.store.write((sql) => {
     const child = getWorktree(sql, input.worktree_id);
     if (child.parent_worktree_id === null) {
       throw new CodestratorError(
@@ -33,16 +33,7 @@ function loadPair(ctx: CoreContext, input: MergeToParentInput): { child: Worktre
     if (child.status !== 'active') {
       throw new CodestratorError('PRECONDITION_FAILED', `Worktree ${child.id} is ${child.status}.`, { field: 'worktree_id' });
     }
-    if (child.owner_session_id !== null && ownerKeyOf(ctx.actor) !== undefined && ctx.actor.sessionId !== child.owner_session_id) {
-      checkOwnership(sql, ctx.actor, {
-        method: 'worktree.merge_to_parent',
-        ownerKey: `session:${child.owner_session_id}`,
-        target: `worktree ${child.id}`,
-        force: input.force,
-        reason: input.reason,
-        now: ctx.now(),
-      });
-    }
+    checkWorktreeOwner(sql, ctx, child, 'worktree.merge_to_parent', input);
     return { child, parent: getWorktree(sql, child.parent_worktree_id, 'worktree_id') };
   });
 }

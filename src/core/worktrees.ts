@@ -15,6 +15,25 @@ export function getWorktree(sql: Sql, id: number, field = 'worktree_id'): Worktr
   return row;
 }
 
+/** An agent acts only on its own session's worktrees unless forced (recorded); a person at the CLI (no identity) on any. */
+export function checkWorktreeOwner(
+  sql: Sql,
+  ctx: CoreContext,
+  row: WorktreeRow,
+  method: string,
+  input: { force?: boolean; reason?: string },
+): void {
+  if (row.owner_session_id === null || ownerKeyOf(ctx.actor) === undefined || ctx.actor.sessionId === row.owner_session_id) return;
+  checkOwnership(sql, ctx.actor, {
+    method,
+    ownerKey: `session:${row.owner_session_id}`,
+    target: `worktree ${row.id}`,
+    force: input.force,
+    reason: input.reason,
+    now: ctx.now(),
+  });
+}
+
 /** Branch names from callers are data: git must accept them, and none may look like an option. */
 export async function checkBranchName(ctx: CoreContext, branch: string, field = 'branch'): Promise<void> {
   if (branch.startsWith('-') || !(await ctx.git.isValidBranchName(branch))) {
@@ -78,7 +97,8 @@ export interface SpawnWorktreeInput extends CreateWorktreeInput {
  */
 export async function spawnWorktree(ctx: CoreContext, input: SpawnWorktreeInput) {
   if (input.branch !== undefined) await checkBranchName(ctx, input.branch);
-  const { parent, task } = ctx.store.read((sql) => {
+  // A write: a forced override records itself in the audit log.
+  const { parent, task } = ctx.store.write((sql) => {
     let parentId = input.parent_worktree_id;
     if (parentId === undefined) {
       const session =
@@ -95,16 +115,7 @@ export async function spawnWorktree(ctx: CoreContext, input: SpawnWorktreeInput)
       throw new CodestratorError('PRECONDITION_FAILED', `Parent worktree ${parent.id} is ${parent.status}.`, {
         field: 'parent_worktree_id',
       });
-    if (parent.owner_session_id !== null && parent.owner_session_id !== ctx.actor.sessionId) {
-      checkOwnership(sql, ctx.actor, {
-        method: 'worktree.spawn',
-        ownerKey: `session:${parent.owner_session_id}`,
-        target: `worktree ${parent.id}`,
-        force: input.force,
-        reason: input.reason,
-        now: ctx.now(),
-      });
-    }
+    checkWorktreeOwner(sql, ctx, parent, 'worktree.spawn', input);
     return { parent, task: input.task_id !== undefined ? getTask(sql, input.task_id) : undefined };
   });
   const row = await createWorktree(ctx, {
@@ -180,19 +191,9 @@ export async function listWorktrees(ctx: CoreContext, input: ListWorktreesInput)
 
 /** worktree.remove: removes a worktree and its branch; refuses uncommitted or unmerged work unless forced. */
 export async function removeWorktree(ctx: CoreContext, input: { worktree_id: number; force?: boolean; reason?: string }) {
-  const row = ctx.store.read((sql) => {
+  const row = ctx.store.write((sql) => {
     const row = getWorktree(sql, input.worktree_id);
-    // A person at the CLI (no identity) may remove anything; an agent only its own, unless forced.
-    if (row.owner_session_id !== null && ownerKeyOf(ctx.actor) !== undefined && ctx.actor.sessionId !== row.owner_session_id) {
-      checkOwnership(sql, ctx.actor, {
-        method: 'worktree.remove',
-        ownerKey: `session:${row.owner_session_id}`,
-        target: `worktree ${row.id}`,
-        force: input.force,
-        reason: input.reason,
-        now: ctx.now(),
-      });
-    }
+    checkWorktreeOwner(sql, ctx, row, 'worktree.remove', input);
     return row;
   });
   if (row.status === 'removed') return { worktree: row, already_removed: true };

@@ -1,27 +1,18 @@
 import type { z } from 'zod';
-import type { Actor, RuntimeOptions } from '../core/context.js';
+import type { Actor, CoreContext } from '../core/context.js';
 import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
 import { validateActor } from '../core/identity.js';
 import type { RepoConfig } from '../core/config.js';
-import type { FilesPort, GatePort, GitPort, RunnerPort, Store, TmuxPort, Workspace } from '../core/ports.js';
 import { takePendingFor } from '../core/inbox.js';
 import { touchSession } from '../core/sessions.js';
 import type { MethodDef, Registry } from './define.js';
 import { closestNames } from './suggest.js';
 
 /** The adapters a call runs against, opened lazily on the first call (so MCP initialize stays fast). */
-export interface Services {
-  store: Store;
-  git: GitPort;
-  files: FilesPort;
-  gate: GatePort;
-  tmux: TmuxPort;
-  runners: RunnerPort;
-  runtime: RuntimeOptions;
-  workspace: Workspace;
+export type Services = Omit<CoreContext, 'actor' | 'now' | 'config'> & {
   /** Read per call, so edits to the config file apply without a restart. */
   config(): RepoConfig;
-}
+};
 
 export interface DispatcherOptions {
   registry: Registry;
