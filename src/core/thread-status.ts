@@ -19,7 +19,8 @@ export function paneVerdict(
   pane: PaneState | undefined,
   exit: ExitRecord | null,
 ): { status: string; reason: string; code: number | null; signal: string | null } | undefined {
-  if (pane && !pane.dead) return undefined;
+  // The exit record is written as the runner ends, a moment before its pane closes: it decides first.
+  if (!exit && pane && !pane.dead) return undefined;
   if (exit) {
     if (exit.code === 0)
       return { status: 'completed', reason: row.last_report ? `exited 0 after: ${row.last_report}` : 'exited 0', code: 0, signal: null };
