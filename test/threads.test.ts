@@ -263,6 +263,31 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     }
   });
 
+  it('builds the prompt from the role template, which a repository can override', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const first = (
+      await h.ok('thread.child.spawn', {
+        runner: 'command',
+        command: nodeArgv('0'),
+        title: 'shipped',
+        context_pack: { goal: 'ship it', constraints: ['no new deps'] },
+        session_id: session.sessionId,
+      })
+    ).thread;
+    const shipped = (h.db().prepare('SELECT prompt FROM threads WHERE id = ?').get(first.id) as { prompt: string }).prompt;
+    expect(shipped).toContain('CONTEXT: WORKER');
+    expect(shipped).toContain(`thread ${first.id} of session ${session.sessionId}`);
+    expect(shipped).toContain('Goal: ship it');
+    expect(shipped).toContain('- no new deps');
+    mkdirSync(join(h.repo.path, '.codestrator', 'templates'), { recursive: true });
+    writeFileSync(join(h.repo.path, '.codestrator', 'templates', 'worker.md'), 'OUR HOUSE RULES for thread {{thread_id}}\n');
+    const second = (
+      await h.ok('thread.child.spawn', { runner: 'command', command: nodeArgv('0'), title: 'overridden', session_id: session.sessionId })
+    ).thread;
+    const overridden = (h.db().prepare('SELECT prompt FROM threads WHERE id = ?').get(second.id) as { prompt: string }).prompt;
+    expect(overridden.startsWith(`OUR HOUSE RULES for thread ${second.id}`)).toBe(true);
+  });
+
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {
       runner: 'command',

@@ -35,5 +35,5 @@ export function makeRepo(name = 'repo'): TempRepo {
   writeFileSync(join(path, 'README.md'), '# test repo\n');
   git(path, 'add', 'README.md');
   git(path, 'commit', '-q', '-m', 'initial');
-  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { path, cleanup: () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }) };
 }
