@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, makeGroup, openHarness } from './helpers/dispatch.js';
-import { openWorkSession } from './helpers/git-plane.js';
+import { openWorkSession, writeConfig } from './helpers/git-plane.js';
 import { git } from './helpers/repo.js';
 import { privateTmux } from './helpers/tmux.js';
 
@@ -287,6 +287,39 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     const overridden = (h.db().prepare('SELECT prompt FROM threads WHERE id = ?').get(second.id) as { prompt: string }).prompt;
     expect(overridden.startsWith(`OUR HOUSE RULES for thread ${second.id}`)).toBe(true);
   });
+
+  it('types pending messages into an idle child’s pane, once', async () => {
+    writeConfig(h, { idle_delivery_seconds: 1 });
+    // Asleep (no calls, no inbox polling): only typing into its pane can reach it.
+    const quiet = {
+      name: 'quiet',
+      check_inbox: false,
+      steps: [
+        { print: 'idle now' },
+        { sleep: 5000 },
+        { wait_directive: { timeout_ms: 1000 }, save: 'got' },
+        { report: { state: 'done', text: '${got.text} (${got.source})' } },
+      ],
+    };
+    const child = (
+      await h.ok('thread.child.spawn', {
+        runner: 'script',
+        script_path: script('quiet', quiet),
+        title: 'quiet',
+        session_id: session.sessionId,
+      })
+    ).thread;
+    const root = (await h.ok('session.context', { session_id: session.sessionId })).root_thread.id;
+    const sent = (await h.ok('inbox.send', { receiver_thread_id: child.id, message: 'please rebase', sender_thread_id: root })).message;
+    const done = await h.ok('thread.child.wait_status', { thread_ids: [child.id], timeout_seconds: 60 });
+    expect(done.threads[0]).toMatchObject({
+      status: 'completed',
+      last_report: `[codestrator] message from thread ${root}: please rebase (input)`,
+    });
+    const row = h.db().prepare('SELECT status FROM inbox_messages WHERE id = ?').get(sent.id);
+    expect(row).toEqual({ status: 'delivered' });
+    writeConfig(h, {});
+  }, 90_000);
 
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {

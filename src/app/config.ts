@@ -25,6 +25,7 @@ const schema = z.strictObject({
   heartbeat_timeout_seconds: seconds.optional(),
   merge_lock_ttl_seconds: seconds.optional(),
   review_diff_max_bytes: z.number().int().min(1000).max(50_000_000).optional(),
+  idle_delivery_seconds: z.number().int().min(1).max(86_400).optional(),
 });
 
 let cache: { path: string; mtimeMs: number; config: RepoConfig } | undefined;

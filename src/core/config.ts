@@ -14,6 +14,8 @@ export interface RepoConfig {
   merge_lock_ttl_seconds: number;
   /** Cap on the patch returned by merge.review_context, in bytes. */
   review_diff_max_bytes: number;
+  /** A child silent this long is idle: its pending messages are typed into its pane. */
+  idle_delivery_seconds: number;
 }
 
 export const DEFAULT_CONFIG: RepoConfig = {
@@ -24,6 +26,7 @@ export const DEFAULT_CONFIG: RepoConfig = {
   heartbeat_timeout_seconds: 300,
   merge_lock_ttl_seconds: 900,
   review_diff_max_bytes: 200_000,
+  idle_delivery_seconds: 20,
 };
 
 export const CONFIG_FILE = 'config.json';

@@ -37,6 +37,7 @@ export interface ChildThreadRow {
   generation: number;
   usage: string | null;
   last_output: string | null;
+  last_call_at: number | null;
 }
 
 export function getThread(sql: Sql, id: number, field = 'thread_id'): ChildThreadRow {

@@ -51,6 +51,7 @@ export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThr
   const live = rows.filter((row) => row.pane_id && (ACTIVE_THREAD_STATUSES as readonly string[]).includes(row.status));
   if (live.length === 0) return;
   const panes = new Map((await ctx.tmux.listPanes()).map((pane) => [pane.paneId, pane]));
+  await deliverToIdle(ctx, live, panes);
   for (const row of live) {
     recordEvents(ctx, row);
     const exit = row.thread_dir
@@ -106,6 +107,49 @@ function recordEvents(ctx: CoreContext, row: ChildThreadRow): void {
     },
     { ledger: false },
   );
+}
+
+/** Records that a thread just called codestrator (it is working, not idle). */
+export function touchThread(ctx: CoreContext, threadId: number): void {
+  ctx.store.write((sql) => sql.run('UPDATE threads SET last_call_at = ? WHERE id = ?', [ctx.now(), threadId]), { ledger: false });
+}
+
+/** Runners that read typed input; headless ones (codex_exec, claude_exec) and plain commands do not. */
+const TYPES_INPUT = new Set(['codex', 'claude', 'gemini', 'script']);
+
+/**
+ * Idle delivery: a child that has made no call for idle_delivery_seconds gets its pending messages
+ * typed into its pane (one line each), and they are marked delivered first, so exactly once. A busy
+ * child receives them in its next tool result instead.
+ */
+async function deliverToIdle(ctx: CoreContext, rows: readonly ChildThreadRow[], panes: ReadonlyMap<string, PaneState>): Promise<void> {
+  const idleSince = ctx.now() - ctx.config.idle_delivery_seconds * 1000;
+  for (const row of rows) {
+    const pane = row.pane_id ? panes.get(row.pane_id) : undefined;
+    if (!pane || pane.dead || row.status !== 'running' || !TYPES_INPUT.has(row.runner ?? '')) continue;
+    if ((row.last_call_at ?? row.started_at ?? 0) > idleSince) continue;
+    const messages = ctx.store.write((sql) => {
+      const pending = sql.all<{ id: number; sender_thread_id: number; message: string }>(
+        "SELECT id, sender_thread_id, message FROM inbox_messages WHERE receiver_thread_id = ? AND status = 'pending' AND created_at <= ? ORDER BY id",
+        [row.id, idleSince],
+      );
+      for (const message of pending)
+        sql.run("UPDATE inbox_messages SET status = 'delivered', delivered_at = ? WHERE id = ?", [ctx.now(), message.id]);
+      sql.run(
+        "UPDATE directives SET status = 'delivered', delivered_at = ? WHERE thread_id = ? AND status = 'pending' AND mode = 'queue'",
+        [ctx.now(), row.id],
+      );
+      return pending;
+    });
+    for (const message of messages) {
+      await ctx.tmux
+        .typeText(pane.paneId, `[codestrator] message from thread ${message.sender_thread_id}: ${message.message.replace(/\s+/g, ' ')}`)
+        .catch(() => {
+          // The pane went away between the check and the typing: put the message back for the next read.
+          ctx.store.write((sql) => sql.run("UPDATE inbox_messages SET status = 'pending', delivered_at = NULL WHERE id = ?", [message.id]));
+        });
+    }
+  }
 }
 
 export interface ListChildrenInput extends PageRequest {

@@ -4,6 +4,7 @@ import { CodestratorError, type WireError, invalid, toCodestratorError } from '.
 import { validateActor } from '../core/identity.js';
 import type { RepoConfig } from '../core/config.js';
 import { takePendingFor } from '../core/inbox.js';
+import { touchThread } from '../core/thread-status.js';
 import { touchSession } from '../core/sessions.js';
 import type { MethodDef, Registry } from './define.js';
 import { closestNames } from './suggest.js';
@@ -39,6 +40,7 @@ const TOUCH_INTERVAL_MS = 15_000;
 export class Dispatcher {
   private adoptedSessionId: number | undefined;
   private readonly touchedAt = new Map<number, number>();
+  private readonly threadTouchedAt = new Map<number, number>();
   /** Sessions and threads are never deleted, so an identity checked once stays valid. */
   private readonly knownActors = new Map<string, Actor>();
   private readonly now: () => number;
@@ -73,6 +75,7 @@ export class Dispatcher {
     if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
       this.adoptedSessionId = adopted;
     if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
+    if (actor.threadId !== undefined) this.touchThread(ctx, actor.threadId);
     const body = asObject(result);
     // A child learns of messages (and queued directives) with its next tool call; inbox.* calls manage them directly.
     if (actor.threadId !== undefined && def.group !== 'orch_inbox') {
@@ -109,6 +112,18 @@ export class Dispatcher {
         ? `Did you mean ${suggestions.join(' or ')}? system.describe lists every method.`
         : 'system.describe lists every method.',
     );
+  }
+
+  /** A child's calls mark it active (at most every 2 s), so it is not taken for idle mid-task. */
+  private touchThread(ctx: Parameters<typeof touchThread>[0], threadId: number): void {
+    const now = this.now();
+    if (now - (this.threadTouchedAt.get(threadId) ?? 0) < 2000) return;
+    try {
+      touchThread(ctx, threadId);
+      this.threadTouchedAt.set(threadId, now);
+    } catch {
+      // Best effort, like the session touch.
+    }
   }
 
   private touch(ctx: Parameters<typeof touchSession>[0], sessionId: number): void {
