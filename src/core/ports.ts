@@ -144,6 +144,7 @@ export interface RunnerLaunchInput {
   command?: readonly string[];
   scriptPath?: string;
   model?: string;
+  access?: 'read-only' | 'workspace-write';
 }
 
 export interface RunnerLaunch {

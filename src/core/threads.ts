@@ -11,6 +11,8 @@ import { discardWorktree } from './worktree-create.js';
 import { getWorktree, spawnWorktree } from './worktrees.js';
 
 export const DEFAULT_MAX_CHILDREN = 6;
+/** Roles that look and report but change no files. */
+const READ_ONLY_ROLES = new Set(['merge-reviewer', 'reviewer', 'research', 'verifier']);
 /** tmux session option marking which repository a viewer session belongs to. */
 const REPO_TAG = '@codestrator_repo';
 
@@ -161,6 +163,7 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
     ...(options.command ? { command: options.command } : {}),
     ...(options.script_path ? { scriptPath: options.script_path } : {}),
     ...(options.model ? { model: options.model } : {}),
+    access: READ_ONLY_ROLES.has(thread.role) ? 'read-only' : 'workspace-write',
   });
   for (const file of launch.files) ctx.files.writeAtomic(file.path, file.content, file.mode);
   const exitFile = join(threadDir, `exit-${thread.generation}.json`);

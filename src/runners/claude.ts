@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { eventsPathOf, identityEnv, modelArgs, serverEntry, underTeeEvents } from './shared.js';
+import { eventsPathOf, identityEnv, modelArgs, serverEntry, underTeeEvents, claudePermissionArgs } from './shared.js';
 import type { LaunchSpec, RunnerInput } from './types.js';
 
 /**
@@ -15,7 +15,14 @@ import type { LaunchSpec, RunnerInput } from './types.js';
 export function claudeLaunch(input: RunnerInput, mode: { exec: boolean }): LaunchSpec {
   const mcpConfigPath = join(input.threadDir, 'claude-mcp.json');
   const mcpConfig = { mcpServers: { codestrator: { type: 'stdio', ...serverEntry(input) } } };
-  const options = ['--mcp-config', mcpConfigPath, '--allowedTools', 'mcp__codestrator', ...modelArgs(input.model)];
+  const options = [
+    '--mcp-config',
+    mcpConfigPath,
+    '--allowedTools',
+    'mcp__codestrator',
+    ...claudePermissionArgs(input),
+    ...modelArgs(input.model),
+  ];
   const common = {
     env: identityEnv(input),
     cwd: input.cwd,

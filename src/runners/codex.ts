@@ -12,6 +12,7 @@ import {
   serverEntry,
   underTeeEvents,
   userHome,
+  codexSandboxArgs,
 } from './shared.js';
 import type { LaunchSpec, RunnerInput } from './types.js';
 
@@ -38,10 +39,21 @@ export function codexLaunch(input: RunnerInput, mode: { exec: boolean }): Launch
     cwd: input.cwd,
     files: [{ path: join(codexHome, 'config.toml'), content: config, mode: 0o600 }],
   };
-  if (!mode.exec) return { ...common, argv: ['codex', ...modelArgs(input.model), '--', input.prompt], exitKeys: ['/exit'] };
+  if (!mode.exec)
+    return { ...common, argv: ['codex', ...codexSandboxArgs(input), ...modelArgs(input.model), '--', input.prompt], exitKeys: ['/exit'] };
   const eventsPath = eventsPathOf(input);
   const lastMessagePath = join(input.threadDir, 'last-message.txt');
-  const argv = ['codex', 'exec', '--json', '--output-last-message', lastMessagePath, ...modelArgs(input.model), '--', input.prompt];
+  const argv = [
+    'codex',
+    'exec',
+    '--json',
+    '--output-last-message',
+    lastMessagePath,
+    ...codexSandboxArgs(input),
+    ...modelArgs(input.model),
+    '--',
+    input.prompt,
+  ];
   return { ...common, argv: underTeeEvents(eventsPath, argv), eventsPath, lastMessagePath };
 }
 

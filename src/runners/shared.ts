@@ -56,6 +56,17 @@ export function underTeeEvents(eventsPath: string, argv: readonly string[]): str
 }
 
 /** `--model=<name>`: the `=` form, so no model name can ever be read as another flag. */
+/** Codex's sandbox for the access level (its own default is read-only, which would stop a worker). */
+export const codexSandboxArgs = (input: RunnerInput): string[] => (input.access ? ['--sandbox', input.access] : []);
+
+/** Claude's permission mode: edits accepted for workers, plan mode (no edits) for read-only roles. */
+export const claudePermissionArgs = (input: RunnerInput): string[] =>
+  input.access === 'workspace-write'
+    ? ['--permission-mode', 'acceptEdits']
+    : input.access === 'read-only'
+      ? ['--permission-mode', 'plan']
+      : [];
+
 export function modelArgs(model: string | undefined): string[] {
   return model ? [`--model=${model}`] : [];
 }

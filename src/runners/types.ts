@@ -29,6 +29,11 @@ export interface RunnerInput {
   scriptPath?: string;
   /** Optional model name passed to the CLI. */
   model?: string;
+  /**
+   * What the agent may change: `workspace-write` (its worktree) for workers, `read-only` for
+   * reviewers and researchers. Mapped to each CLI's own sandbox or permission mode.
+   */
+  access?: 'read-only' | 'workspace-write';
 }
 
 export interface LaunchFile {
