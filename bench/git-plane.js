@@ -4,16 +4,15 @@
 // sequentially with spawnSync in the same run on the same (or equivalent) branches. While codestrator
 // runs, its own git processes are traced (child_process.execFile is wrapped for the duration), so
 // the tables can also say how long no git process was running: codestrator's time outside git.
-import childProcess, { spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { createDispatcher } from '../dist/app/services.js';
-import { cleanEnv, ms, ratio, summarize, table } from './lib.js';
+import { cleanEnv, ms, ratio, summarize, table, traceExec } from './lib.js';
 
 const CONFIG = {
   dirs: 100,
@@ -100,31 +99,6 @@ function commitEdits(cwd, edits, message) {
     writeFileSync(join(cwd, path), lines.join('\n'));
   }
   git(cwd, ['-c', 'core.hooksPath=/dev/null', 'commit', '-q', '-a', '-m', message]);
-}
-
-/**
- * Records every `git` run through child_process.execFile (codestrator's runGit) until stop():
- * args and the interval from the call to its callback.
- */
-function traceGit() {
-  const original = childProcess.execFile;
-  const calls = [];
-  childProcess.execFile = function tracedExecFile(file, args, options, callback) {
-    if (file !== 'git' || typeof callback !== 'function') return original.apply(this, arguments);
-    const start = performance.now();
-    return original.call(this, file, args, options, (...results) => {
-      calls.push({ args, start, end: performance.now() });
-      callback(...results);
-    });
-  };
-  syncBuiltinESMExports();
-  return {
-    calls,
-    stop() {
-      childProcess.execFile = original;
-      syncBuiltinESMExports();
-    },
-  };
 }
 
 /** The git subcommand of an argument vector (skipping `-c key=value`). */
@@ -507,7 +481,7 @@ export async function gitPlaneSection({ out, progress }) {
   progress(`git plane: generating a repository of ${CONFIG.dirs * CONFIG.filesPerDir} files`);
   const started = performance.now();
   const repo = makeBigRepo();
-  const trace = traceGit();
+  const trace = traceExec(['git']);
   try {
     const dispatcher = createDispatcher(repo.root, cleanEnv());
     const opened = await tracedCall(dispatcher, trace, 'session.open', { user_request: 'bench git plane', agent_role: 'bench' });

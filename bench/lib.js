@@ -1,6 +1,7 @@
 // Helpers shared by bench/run.js and bench/lock-worker.js: temp repositories, child processes,
 // percentiles and a plain-text table.
-import { execFileSync, spawn } from 'node:child_process';
+import childProcess, { execFileSync, spawn } from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,4 +178,29 @@ export function nodeFloor(cwd, env) {
     child.on('error', reject);
     child.on('exit', () => resolve(performance.now() - t0));
   });
+}
+
+/**
+ * Records every run of the named programs through child_process.execFile (codestrator's runGit and
+ * runTmux) until stop(): file, args and the interval from the call to its callback.
+ */
+export function traceExec(programs) {
+  const original = childProcess.execFile;
+  const calls = [];
+  childProcess.execFile = function tracedExecFile(file, args, options, callback) {
+    if (!programs.includes(file) || typeof callback !== 'function') return original.apply(this, arguments);
+    const start = performance.now();
+    return original.call(this, file, args, options, (...results) => {
+      calls.push({ file, args, start, end: performance.now() });
+      callback(...results);
+    });
+  };
+  syncBuiltinESMExports();
+  return {
+    calls,
+    stop() {
+      childProcess.execFile = original;
+      syncBuiltinESMExports();
+    },
+  };
 }

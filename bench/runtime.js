@@ -7,16 +7,15 @@
 // wrapped for the duration), which splits the call into worktree creation and tmux window. The
 // agent's process chain (pane-wrap → script-agent → codestrator mcp) is read from /proc while
 // each agent sleeps after its first call; then every child is stopped with thread.child.stop.
-import childProcess, { execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
-import { syncBuiltinESMExports } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { createDispatcher } from '../dist/app/services.js';
-import { cleanEnv, makeRepo, ms, summarize, table } from './lib.js';
+import { cleanEnv, makeRepo, ms, summarize, table, traceExec } from './lib.js';
 
 const CONFIG = {
   /** Measured single-child rounds, after one discarded warm-up round. */
@@ -38,28 +37,6 @@ const TARGET_BURST_ALL_READY_MS = 3000;
 
 const median = (list) => summarize(list).p50;
 const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length;
-
-/** Records every git and tmux process run through child_process.execFile (codestrator's runGit and runTmux) until stop(). */
-function traceExec() {
-  const original = childProcess.execFile;
-  const calls = [];
-  childProcess.execFile = function tracedExecFile(file, args, options, callback) {
-    if ((file !== 'git' && file !== 'tmux') || typeof callback !== 'function') return original.apply(this, arguments);
-    const start = performance.now();
-    return original.call(this, file, args, options, (...results) => {
-      calls.push({ file, args, start, end: performance.now() });
-      callback(...results);
-    });
-  };
-  syncBuiltinESMExports();
-  return {
-    calls,
-    stop() {
-      childProcess.execFile = original;
-      syncBuiltinESMExports();
-    },
-  };
-}
 
 /** Time covered by at least one of the spans. */
 function busy(calls) {
@@ -437,7 +414,7 @@ export async function runtimeSection({ out, progress }) {
   const tmux = (...args) => execFileSync('tmux', ['-L', socket, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   // A keeper session holds the private server up between rounds (each round's viewer session closes with its last window).
   tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'keeper', 'sleep', '3600');
-  const trace = traceExec();
+  const trace = traceExec(['git', 'tmux']);
   let db;
   try {
     const dispatcher = createDispatcher(repo.path, env);
