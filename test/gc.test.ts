@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { openServices } from '../src/app/services.js';
+import { openServices } from '../src/app/open-services.js';
 import { renderGc } from '../src/cli/gc.js';
 import type { CoreContext } from '../src/core/context.js';
 import type { GcFacts } from '../src/core/gc-facts.js';

@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import { GitRepository } from '../git/repository.js';
+import { runGate } from '../gate/run-gate.js';
+import type { Services } from '../registry/dispatch.js';
+import { packageRoot } from '../registry/bundle-info.js';
+import { SqliteStore } from '../store/database.js';
+import { TmuxClient } from '../tmux/client.js';
+import { loadConfig } from './config.js';
+import { nodeFiles } from './files.js';
+import { runnerAdapter } from './runners.js';
+import { resolveWorkspace } from './workspace.js';
+
+/** The one place where adapters are built and handed to the registry. */
+export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise<Services> {
+  const workspace = await resolveWorkspace(cwd, env);
+  return {
+    workspace,
+    store: new SqliteStore(workspace.dbPath),
+    git: new GitRepository(workspace.repoPath, {
+      argv: [process.execPath, join(packageRoot, 'bin', 'codestrator.js'), 'hook', 'pre-commit'],
+      dir: join(workspace.stateDir, 'hooks'),
+    }),
+    files: nodeFiles,
+    gate: { run: runGate },
+    tmux: new TmuxClient(env.CODESTRATOR_TMUX_SOCKET ? { socket: env.CODESTRATOR_TMUX_SOCKET } : {}),
+    runners: runnerAdapter,
+    runtime: {
+      templatesDir: join(packageRoot, 'templates', 'roles'),
+      serverCommand: [process.execPath, join(packageRoot, 'bin', 'codestrator.js'), 'mcp'],
+      baseEnv: env,
+    },
+    config: () => loadConfig(workspace.stateDir),
+  };
+}
