@@ -6,6 +6,7 @@ import { renderGc } from './gc.js';
 import { runHook } from './hook.js';
 import { renderMethods } from './methods.js';
 import { renderStatus } from './status.js';
+import { VIEWS, renderView } from './views.js';
 
 export interface CliProgram {
   /** Runs the CLI; resolves to the exit code. */
@@ -74,6 +75,16 @@ export function buildProgram(): CliProgram {
     .action(async (options: { json?: boolean }) => {
       exitCode = await renderStatus(dispatcher(), options.json === true);
     });
+
+  for (const view of VIEWS) {
+    program
+      .command(view.name)
+      .description(view.description)
+      .option('--json', 'print JSON')
+      .action(async (options: { json?: boolean }) => {
+        exitCode = await renderView(dispatcher(), view, options.json === true);
+      });
+  }
 
   program
     .command('hook')
