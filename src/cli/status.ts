@@ -1,12 +1,11 @@
 import type { Dispatcher } from '../registry/dispatch.js';
-import { table } from './table.js';
+import { inSeconds, table } from './table.js';
 
 interface Item {
   [key: string]: unknown;
 }
 
 const ago = (ms: number, now: number) => `${Math.max(0, Math.round((now - ms) / 1000))}s ago`;
-const inSeconds = (ms: number, now: number) => `in ${Math.max(0, Math.round((ms - now) / 1000))}s`;
 
 /** `codestrator status`: sessions, cases in progress and live locks; --json gives the same data. */
 export async function renderStatus(dispatcher: Dispatcher, json: boolean): Promise<number> {

@@ -8,3 +8,10 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
+
+/** A cell: one line, "-" for nothing. */
+export const cellText = (value: unknown): string => (value === null || value === undefined ? '-' : String(value).replace(/\s+/g, ' '));
+
+/** "in 42s" for an epoch-ms deadline, "-" for none. */
+export const inSeconds = (ms: unknown, now: number): string =>
+  typeof ms === 'number' ? `in ${Math.max(0, Math.round((ms - now) / 1000))}s` : '-';

@@ -1,5 +1,5 @@
 import type { Dispatcher } from '../registry/dispatch.js';
-import { table } from './table.js';
+import { cellText as text, inSeconds, table } from './table.js';
 
 type Item = Record<string, unknown>;
 type Column = [header: string, cell: (item: Item, now: number) => string];
@@ -11,9 +11,6 @@ interface View {
   rows(dispatcher: Dispatcher): Promise<Item[]>;
   columns: Column[];
 }
-
-const text = (value: unknown) => (value === null || value === undefined ? '-' : String(value).replace(/\s+/g, ' '));
-const inSeconds = (ms: unknown, now: number) => (typeof ms === 'number' ? `in ${Math.max(0, Math.round((ms - now) / 1000))}s` : '-');
 
 class ViewError extends Error {
   constructor(readonly wire: unknown) {
