@@ -321,6 +321,27 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
     writeConfig(h, {});
   }, 90_000);
 
+  it('never borrows a person’s tmux session that happens to have the viewer name', async () => {
+    execFileSync('tmux', ['-L', tmux.socket, 'new-session', '-d', '-s', 'repo-person-owned', 'sleep', '600']);
+    const other = await openWorkSession(h, 'person owned');
+    const child = (
+      await h.ok('thread.child.spawn', {
+        runner: 'command',
+        command: nodeArgv('setInterval(() => {}, 1000)'),
+        title: 'guest',
+        session_id: other.sessionId,
+      })
+    ).thread;
+    expect(child.tmux_session).toMatch(/^repo-person-owned-[0-9a-f]{6}$/);
+    const windows = execFileSync('tmux', ['-L', tmux.socket, 'list-windows', '-t', '=repo-person-owned'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    expect(windows).toHaveLength(1);
+    await h.ok('session.cleanup', { session_id: other.sessionId });
+    expect(tmux.sessions()).toEqual(['repo-person-owned']);
+    execFileSync('tmux', ['-L', tmux.socket, 'kill-session', '-t', '=repo-person-owned']);
+  });
+
   it('session.cleanup stops the children and leaves no pane, lock or tmux session of that session', async () => {
     await h.ok('thread.child.spawn', {
       runner: 'command',

@@ -8,7 +8,6 @@ import { reconcileThreads } from './thread-status.js';
 import { launchThread } from './threads.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const FINAL = ['completed', 'failed', 'stopped'];
 
 export interface ControlInput {
   thread_id: number;
@@ -191,5 +190,5 @@ export async function stopSessionChildren(ctx: CoreContext, sessionId: number): 
     if ((await ctx.tmux.sessionOption(name, '@codestrator_repo')) !== ctx.workspace.repoPath) continue;
     await ctx.tmux.killSession(name);
   }
-  return rows.filter((row) => !FINAL.includes(row.status)).length;
+  return rows.length;
 }

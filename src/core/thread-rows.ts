@@ -3,7 +3,6 @@ import type { Sql } from './ports.js';
 import { notFound } from './errors.js';
 
 export const ACTIVE_THREAD_STATUSES = ['starting', 'running', 'blocked'] as const;
-export const FINAL_THREAD_STATUSES = ['completed', 'failed', 'stopped'] as const;
 
 export interface ChildThreadRow {
   id: number;

@@ -1,3 +1,4 @@
+import { TERMINAL_THREAD_STATUSES } from './identity.js';
 import { join } from 'node:path';
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid } from './errors.js';
@@ -82,9 +83,12 @@ function recordEvents(ctx: CoreContext, row: ChildThreadRow): void {
   const text = ctx.files.readText(join(row.thread_dir, 'events.jsonl'));
   if (!text) return;
   const summary = ctx.runners.summarize(text);
+  const usage = JSON.stringify(summary.usage);
+  const final = summary.status === 'completed' || summary.status === 'failed';
+  // Reads poll often (wait_status): take the write lock only when the stream said something new.
+  if (!final && usage === row.usage && (summary.last_text ?? null) === row.last_output) return;
   ctx.store.write(
     (sql) => {
-      const final = summary.status === 'completed' || summary.status === 'failed';
       sql.run(
         `UPDATE threads SET usage = ?, last_output = ?,
            status = CASE WHEN ? AND status IN ('starting', 'running', 'blocked') THEN ? ELSE status END,
@@ -92,7 +96,7 @@ function recordEvents(ctx: CoreContext, row: ChildThreadRow): void {
            completed_at = CASE WHEN ? AND completed_at IS NULL THEN ? ELSE completed_at END
          WHERE id = ? AND generation = ?`,
         [
-          JSON.stringify(summary.usage),
+          usage,
           summary.last_text ?? null,
           final ? 1 : 0,
           summary.status,
@@ -128,6 +132,10 @@ async function deliverToIdle(ctx: CoreContext, rows: readonly ChildThreadRow[], 
     const pane = row.pane_id ? panes.get(row.pane_id) : undefined;
     if (!pane || pane.dead || row.status !== 'running' || !TYPES_INPUT.has(row.runner ?? '')) continue;
     if ((row.last_call_at ?? row.started_at ?? 0) > idleSince) continue;
+    const waiting = ctx.store.read((sql) =>
+      sql.get("SELECT 1 FROM inbox_messages WHERE receiver_thread_id = ? AND status = 'pending' AND created_at <= ?", [row.id, idleSince]),
+    );
+    if (!waiting) continue;
     const messages = ctx.store.write((sql) => {
       const pending = sql.all<{ id: number; sender_thread_id: number; message: string }>(
         "SELECT id, sender_thread_id, message FROM inbox_messages WHERE receiver_thread_id = ? AND status = 'pending' AND created_at <= ? ORDER BY id",
@@ -207,7 +215,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * every given thread reaches one of the statuses, or the bounded timeout passes.
  */
 export async function waitStatus(ctx: CoreContext, input: { thread_ids: number[]; statuses?: string[]; timeout_seconds?: number }) {
-  const wanted = new Set(input.statuses ?? ['completed', 'failed', 'stopped']);
+  const wanted = new Set(input.statuses ?? TERMINAL_THREAD_STATUSES);
   const deadline = ctx.now() + (input.timeout_seconds ?? 30) * 1000;
   for (;;) {
     const rows = ctx.store.read((sql) => input.thread_ids.map((id, index) => getThread(sql, id, `thread_ids.${index}`)));
@@ -225,7 +233,7 @@ export function reportThread(ctx: CoreContext, input: { state: 'progress' | 'blo
   if (threadId === undefined) throw invalid('thread.report is made by a child thread (thread_id, or CODESTRATOR_THREAD_ID).', 'thread_id');
   return ctx.store.write((sql) => {
     const row = getThread(sql, threadId);
-    if (['completed', 'failed', 'stopped'].includes(row.status)) {
+    if (TERMINAL_THREAD_STATUSES.has(row.status)) {
       throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is already ${row.status}.`, { field: 'thread_id' });
     }
     const status = { progress: 'running', blocked: 'blocked', done: 'completed', failed: 'failed' }[input.state];

@@ -39,9 +39,9 @@ export interface SpawnInput {
 /** Viewer session `{repository}-{worktree}`, made unique per repository path (not just its basename). */
 async function viewerSession(ctx: CoreContext, session: SessionRow, worktree: WorktreeRow): Promise<string> {
   const base = session.viewer_tmux_session ?? `${ctx.workspace.repoName}-${worktree.slug}`.replace(/[^A-Za-z0-9_-]+/g, '-');
+  if ((await ctx.tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+  // Taken by another repository or by a person (untagged): never use theirs.
   if (!(await ctx.tmux.hasSession(base))) return base;
-  const owner = await ctx.tmux.sessionOption(base, REPO_TAG);
-  if (owner === null || owner === ctx.workspace.repoPath) return base;
   return `${base}-${createHash('sha1').update(ctx.workspace.repoPath).digest('hex').slice(0, 6)}`;
 }
 

@@ -3,7 +3,7 @@ import type { Database as Db, Statement, Transaction } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Migration, migrations as allMigrations } from './migrations/index.js';
-import { isBusy, retryBusy } from './retry.js';
+import { retryBusy } from './retry.js';
 
 type SqlValue = string | number | bigint | null;
 type SqlParams = readonly SqlValue[] | Readonly<Record<string, SqlValue>>;
@@ -149,5 +149,3 @@ export class SqliteStore {
     );
   }
 }
-
-export { isBusy };
