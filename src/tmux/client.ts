@@ -82,9 +82,14 @@ export class TmuxClient {
   async openWindow(spec: NewWindow, sessionTag: { option: string; value: string }): Promise<PaneInfo> {
     const format = ['-P', '-F', FORMAT];
     // The command's first element is an absolute path, so tmux never reads it as an option.
-    const output = (await this.hasSession(spec.session))
-      ? await this.run(['new-window', '-d', ...format, '-t', `=${spec.session}:`, '-n', spec.windowName, '-c', spec.cwd, ...spec.argv])
-      : await this.createSession(spec, format, sessionTag);
+    const newWindow = () =>
+      this.run(['new-window', '-d', ...format, '-t', `=${spec.session}:`, '-n', spec.windowName, '-c', spec.cwd, ...spec.argv]);
+    // The session closes with its last window, and other processes spawn too: if it vanished (or
+    // appeared) between the check and the command, the other command is right.
+    const exists = await this.hasSession(spec.session);
+    const output = exists
+      ? await newWindow().catch(() => this.createSession(spec, format, sessionTag))
+      : await this.createSession(spec, format, sessionTag).catch(() => newWindow());
     const pane = parsePanes(output)[0];
     if (!pane) throw new Error(`tmux did not report the new pane for ${spec.windowName}`);
     return pane;
