@@ -1,4 +1,5 @@
 import type { Dispatcher } from '../registry/dispatch.js';
+import { callShowingProgress } from './progress.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -22,7 +23,7 @@ export async function runCall(dispatcher: Dispatcher, method: string, params: un
     process.stderr.write(`${JSON.stringify({ error: { code: 'INVALID_ARGUMENT', message: params.message, field: 'params' } }, null, 2)}\n`);
     return 1;
   }
-  const outcome = await dispatcher.call(method, params);
+  const outcome = await callShowingProgress(dispatcher, method, params);
   if (outcome.ok) {
     process.stdout.write(`${JSON.stringify(outcome.result, null, 2)}\n`);
     return 0;

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { GcResult } from '../core/gc.js';
 import type { Dispatcher } from '../registry/dispatch.js';
+import { callShowingProgress } from './progress.js';
 import { table } from './table.js';
 
 const worktrees = (n: number) => `${n} worktree${n === 1 ? '' : 's'}`;
@@ -9,7 +10,7 @@ const worktrees = (n: number) => `${n} worktree${n === 1 ? '' : 's'}`;
  * `codestrator gc [--apply] [--json]`: what worktree.gc removes and keeps, as a table or JSON.
  */
 export async function renderGc(dispatcher: Dispatcher, options: { apply: boolean; json: boolean }): Promise<number> {
-  const outcome = await dispatcher.call('worktree.gc', { apply: options.apply });
+  const outcome = await callShowingProgress(dispatcher, 'worktree.gc', { apply: options.apply });
   if (!outcome.ok) {
     process.stderr.write(`${JSON.stringify(outcome.error, null, 2)}\n`);
     return 1;

@@ -30,4 +30,9 @@ export interface CoreContext {
   /** Identity taken from the call's params, else from CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID. */
   actor: Actor;
   now(): number;
+  /**
+   * Where long operations (queue processing, gates, spawns, gc) say what they are doing now; each
+   * message names the new current step. Absent when nobody watches (MCP, piped CLI).
+   */
+  progress?: (step: string) => void;
 }

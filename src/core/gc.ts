@@ -103,6 +103,7 @@ export async function applyGc(ctx: CoreContext, plan: GcPlan, target: string): P
       done.keep.push(...again.keep);
       continue;
     }
+    ctx.progress?.(`removing ${item.path}`);
     await gitStep(`remove the worktree ${item.path}`, ctx.git.removeWorktree(item.path));
     if (ctx.files.exists(item.path)) {
       done.keep.push({ worktree_id: item.worktree_id, path: item.path, branch: item.branch, reason: `git could not remove ${item.path}` });

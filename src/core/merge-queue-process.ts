@@ -129,6 +129,7 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
   const dir = join(ctx.workspace.stateDir, 'tmp', `gate-${item.id}-${item.attempts}`);
   const logPath = join(ctx.workspace.logsDir, `gate-${item.id}-${item.attempts}.log`);
   await gitStep('create the gate worktree', ctx.git.addDetachedWorktree(dir, commit));
+  ctx.progress?.(`item ${item.id}: gate ${Array.isArray(gate.command) ? gate.command.join(' ') : gate.command}`);
   try {
     const result = await ctx.gate.run({ cwd: dir, command: gate.command, timeoutMs: gate.timeout_seconds * 1000, logPath });
     if (result.exitCode === 0 && !result.timedOut)
@@ -142,6 +143,7 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
 
 /** Checks, gates and publishes one claimed item; every path ends in a recorded state. */
 async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
+  ctx.progress?.(`item ${item.id}: checking ${item.source_branch} → ${item.target_branch}`);
   const targetTip = await gitStep(`resolve ${item.target_branch}`, ctx.git.resolveCommit(item.target_branch));
   const sourceTip = await gitStep(`resolve ${item.source_branch}`, ctx.git.resolveCommit(item.source_branch));
   if (await ctx.git.isAncestor(sourceTip, targetTip))
@@ -165,6 +167,7 @@ async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
   );
   const gated = await runGate(ctx, item, merge);
   if (gated && gated.state !== 'checking') return { ...gated, targetBefore: targetTip };
+  ctx.progress?.(`item ${item.id}: publishing onto ${item.target_branch}`);
   const outcome = await publishBranch(ctx, {
     branch: item.target_branch,
     from: targetTip,

@@ -226,6 +226,7 @@ export async function spawnChild(ctx: CoreContext, input: SpawnInput) {
     });
   }
   const created = input.worktree_id === undefined;
+  ctx.progress?.(created ? `${input.title ?? input.role ?? 'child'}: creating its worktree` : `${input.title ?? 'child'}: preparing`);
   const worktree = created
     ? (
         await spawnWorktree(ctx, {
@@ -245,6 +246,7 @@ export async function spawnChild(ctx: CoreContext, input: SpawnInput) {
     throw err;
   }
   try {
+    ctx.progress?.(`thread ${thread.id}: starting ${thread.runner ?? 'codex'} in tmux`);
     thread = await launchThread(ctx, thread);
   } catch (err) {
     ctx.store.write((sql) =>

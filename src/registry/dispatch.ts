@@ -28,6 +28,11 @@ export interface DispatcherOptions {
   now?: () => number;
 }
 
+/** Per-call options of a surface that watches long operations (a CLI on a terminal). */
+export interface CallOptions {
+  progress?: (step: string) => void;
+}
+
 export type CallOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: WireError };
 
 /** Calls made as a session refresh its last_seen_at at most this often, so liveness needs no explicit heartbeat. */
@@ -53,15 +58,15 @@ export class Dispatcher {
     return this.options.registry;
   }
 
-  async call(method: string, rawParams: unknown): Promise<CallOutcome> {
+  async call(method: string, rawParams: unknown, options: CallOptions = {}): Promise<CallOutcome> {
     try {
-      return { ok: true, result: await this.run(method, rawParams) };
+      return { ok: true, result: await this.run(method, rawParams, options) };
     } catch (err) {
       return { ok: false, error: mapError(err).toWire() };
     }
   }
 
-  private async run(method: string, rawParams: unknown): Promise<Record<string, unknown>> {
+  private async run(method: string, rawParams: unknown, options: CallOptions): Promise<Record<string, unknown>> {
     const def = this.lookup(method);
     const params = parseParams(def, rawParams ?? {});
     const services = await this.options.services();
@@ -69,7 +74,14 @@ export class Dispatcher {
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
     if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
     if (actor.sessionId !== undefined || actor.threadId !== undefined) actor = this.validated(services, actor);
-    const ctx = { ...services, config: services.config(), actor, now: this.now, registry: this.options.registry };
+    const ctx = {
+      ...services,
+      config: services.config(),
+      actor,
+      now: this.now,
+      registry: this.options.registry,
+      ...(options.progress ? { progress: options.progress } : {}),
+    };
     const result = await def.handler(params, ctx);
     const adopted = def.adoptSession?.(result);
     if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
