@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { CoreContext } from './context.js';
+import type { FilesPort, Workspace } from './ports.js';
 
 /** Roles with a shipped template (templates/roles/<role>.md); a repo overrides one in .codestrator/templates/. */
 export const ROLES = [
@@ -32,8 +32,14 @@ export interface PromptInput {
   directive?: string;
 }
 
+/** What reading a template needs: a CoreContext has it, and so does the MCP server rendering a role's prompt without a thread. */
+export interface TemplateSource {
+  files: Pick<FilesPort, 'readText'>;
+  workspace: Pick<Workspace, 'stateDir'>;
+}
+
 /** The role's template: the repository's override if present, else the one shipped with codestrator. */
-export function loadTemplate(ctx: CoreContext, role: Role, templatesDir: string): string {
+export function loadTemplate(ctx: TemplateSource, role: Role, templatesDir: string): string {
   return (
     ctx.files.readText(join(ctx.workspace.stateDir, 'templates', `${role}.md`)) ??
     ctx.files.readText(join(templatesDir, `${role}.md`)) ??
@@ -45,7 +51,7 @@ const list = (title: string, items: readonly string[] | undefined) =>
   items && items.length > 0 ? [`${title}:`, ...items.map((item) => `- ${item}`)] : [];
 
 /** Template (with {{placeholders}} filled) + context pack + the assignment as JSON (+ a restart directive). */
-export function buildPrompt(ctx: CoreContext, input: PromptInput): string {
+export function buildPrompt(ctx: TemplateSource, input: PromptInput): string {
   const template = loadTemplate(ctx, input.role, input.templatesDir).replace(/\{\{(\w+)\}\}/g, (_, key: string) =>
     String(input.values[key] ?? ''),
   );

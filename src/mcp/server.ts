@@ -1,15 +1,29 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, type CallToolResult, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { invalid } from '../core/errors.js';
 import { GROUPS, type Group } from '../registry/define.js';
 import type { CallOutcome, Dispatcher } from '../registry/dispatch.js';
+import { getPrompt, listPrompts } from './prompts.js';
+import { listResources, readResource } from './resources.js';
 import { LEGACY_TOOL, buildTools } from './tools.js';
 
 const INSTRUCTIONS = `codestrator coordinates several coding agents on one git repository.
 Start: orch_session workspace.init, then session.open (intent new_work) and work inside the returned worktree.
 Plan with orch_task task.create (epic → feature → test_group → case); run one case at a time: case.begin, step.check after every step, case.complete.
 After a restart or context compaction call orch_lifecycle work.current_ref first. Guard shared files with orch_workspace lock.acquire.
-orch_system system.describe {"method": "<name>"} returns any method's params schema and an example.`;
+orch_system system.describe {"method": "<name>"} returns any method's params schema and an example.
+Resources: codestrator://status (a JSON snapshot of sessions, cases in progress, locks, threads, queue) and codestrator://mirror/status.md (the ledger as Markdown). Prompts: one per role template (worker, merge-reviewer, ...).`;
 
 /** The MCP result for a call outcome: structuredContent is always an object, mirrored as compact JSON text. */
 export function toToolResult(outcome: CallOutcome): CallToolResult {
@@ -51,13 +65,65 @@ export async function callTool(dispatcher: Dispatcher, tool: string, args: unkno
   }
 }
 
+type Item = Record<string, unknown>;
+
+/** What prompts and resources need from the server: dispatcher calls that fail as MCP errors, and where the state lives. */
+export interface McpBackend {
+  /** One call's result; a failure is an McpError (InvalidParams for the caller's mistakes, else InternalError) carrying the wire error. */
+  call(method: string, params?: Item): Promise<Item>;
+  /** Every item of a list method, page after page. */
+  all(method: string, params?: Item): Promise<Item[]>;
+  /** The repository's state and mirror directories, asked once: they do not move while the server runs. */
+  locations(): Promise<{ stateDir: string; mirrorDir: string }>;
+}
+
+function backendOver(dispatcher: Dispatcher): McpBackend {
+  const call = async (method: string, params: Item = {}): Promise<Item> => {
+    const outcome = await dispatcher.call(method, params);
+    if (outcome.ok) return outcome.result;
+    const error = outcome.error.error;
+    const code = error.code === 'INVALID_ARGUMENT' || error.code === 'NOT_FOUND' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
+    throw new McpError(code, `${method}: ${error.message}${error.hint ? ` ${error.hint}` : ''}`, error);
+  };
+  let locations: Promise<{ stateDir: string; mirrorDir: string }> | undefined;
+  return {
+    call,
+    async all(method, params = {}) {
+      const items: Item[] = [];
+      let cursor: unknown;
+      do {
+        const page = await call(method, { ...params, limit: 500, ...(typeof cursor === 'string' ? { cursor } : {}) });
+        items.push(...((page.items as Item[] | undefined) ?? []));
+        cursor = page.next_cursor;
+      } while (typeof cursor === 'string');
+      return items;
+    },
+    locations() {
+      // workspace.init only reports what opening the services already prepared; its paths are fixed for this process.
+      locations ??= call('workspace.init').then((info) => ({ stateDir: String(info.state_dir), mirrorDir: String(info.mirror_dir) }));
+      locations.catch(() => (locations = undefined));
+      return locations;
+    },
+  };
+}
+
 /** Builds the MCP server over a dispatcher; the transport is attached by the caller. */
 export function createMcpServer(dispatcher: Dispatcher, version: string): Server {
-  const server = new Server({ name: 'codestrator', version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  const server = new Server(
+    { name: 'codestrator', version },
+    { capabilities: { tools: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
+  );
   const tools = buildTools(dispatcher.registry);
+  const backend = backendOver(dispatcher);
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
   server.setRequestHandler(CallToolRequestSchema, async (request) =>
     toToolResult(await callTool(dispatcher, request.params.name, request.params.arguments)),
   );
+  server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await listPrompts(backend) }));
+  server.setRequestHandler(GetPromptRequestSchema, (request) => getPrompt(backend, request.params.name, request.params.arguments ?? {}));
+  server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await listResources(backend) }));
+  // No templates: every resource is listed. Answering (rather than "method not found") keeps clients that always ask quiet.
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
+  server.setRequestHandler(ReadResourceRequestSchema, (request) => readResource(backend, request.params.uri));
   return server;
 }

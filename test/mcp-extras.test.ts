@@ -1,0 +1,345 @@
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, ROOT, cleanEnv } from './helpers/cli.js';
+import { type McpHandle, connectMcp } from './helpers/mcp.js';
+import { type TempRepo, makeRepo } from './helpers/repo.js';
+import { privateTmux } from './helpers/tmux.js';
+
+/**
+ * MCP extras over stdio against the built server: the role templates as prompts (a repository
+ * override wins), the status snapshot and the Markdown mirror as resources (the mirror is current
+ * when read), proper MCP errors for unknown names, and the same surface for a 2024-11-05 client.
+ */
+
+type Json = Record<string, any>;
+
+const ROLES = ['worker', 'merge-reviewer', 'plan-architect', 'doc-mirror-manager', 'reviewer', 'research', 'implementer', 'verifier'];
+const TITLES = { epic: 'Extras epic: prompts and resources', case: 'Status resource lists the lock' };
+
+let repo: TempRepo;
+let mcp: McpHandle;
+let tmux: ReturnType<typeof privateTmux>;
+const ids: Record<string, number> = {};
+let stateDir: string;
+
+async function ok(tool: string, method: string, params: unknown = {}): Promise<Json> {
+  const { isError, data } = await mcp.tool(tool, method, params);
+  if (isError) throw new Error(`${method} failed: ${JSON.stringify(data)}`);
+  return data;
+}
+
+/** The McpError a request must fail with. */
+async function mcpError(request: Promise<unknown>): Promise<McpError> {
+  const error = await request.then(
+    (value) => new Error(`expected an MCP error, got ${JSON.stringify(value)}`),
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(McpError);
+  return error as McpError;
+}
+
+const promptText = async (name: string, args?: Record<string, string>) => {
+  const result = await mcp.client.getPrompt({ name, ...(args ? { arguments: args } : {}) });
+  expect(result.messages).toHaveLength(1);
+  expect(result.messages[0]!.role).toBe('user');
+  const content = result.messages[0]!.content as { type: string; text: string };
+  expect(content.type).toBe('text');
+  return content.text;
+};
+
+const readText = async (uri: string) => {
+  const result = await mcp.client.readResource({ uri });
+  expect(result.contents).toHaveLength(1);
+  return result.contents[0] as { uri: string; mimeType: string; text: string };
+};
+
+beforeAll(async () => {
+  tmux = privateTmux();
+  repo = makeRepo('extras-repo');
+  mcp = await connectMcp(repo.path, tmux.env);
+  stateDir = (await ok('orch_session', 'workspace.init')).state_dir;
+  ids.session = (await ok('orch_session', 'session.open', { intent: 'new_work', user_request: 'extras test' })).session.id;
+  ids.epic = (await ok('orch_task', 'task.create', { level: 'epic', title: TITLES.epic })).task.id;
+  ids.feature = (await ok('orch_task', 'task.create', { level: 'feature', title: 'Extras feature', parent_id: ids.epic })).task.id;
+  ids.group = (await ok('orch_task', 'task.create', { level: 'test_group', title: 'Extras group', parent_id: ids.feature })).task.id;
+  ids.case = (
+    await ok('orch_task', 'task.create', { level: 'case', title: TITLES.case, parent_id: ids.group, steps: ['read', 'check'] })
+  ).task.id;
+  await ok('orch_task', 'case.begin', { case_id: ids.case });
+  ids.lock = (await ok('orch_workspace', 'lock.acquire', { scope_type: 'prefix', scope_path: 'src/extras', ttl_seconds: 3600 })).lock.id;
+  const child = await ok('orch_thread', 'thread.child.spawn', {
+    runner: 'command',
+    command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    title: 'extras child',
+  });
+  ids.thread = child.thread.id;
+  await ok('orch_thread', 'thread.child.stop', { thread_id: ids.thread, terminate_pane: true });
+  ids.queue = (await ok('orch_merge', 'merge.main.request', {})).main_merge_request.id;
+}, 60_000);
+
+afterAll(async () => {
+  await mcp?.close();
+  tmux?.kill();
+  repo?.cleanup();
+});
+
+describe('prompts: one per role template', () => {
+  it('prompts/list names every role, described from its template, with its arguments', async () => {
+    const { prompts } = await mcp.client.listPrompts();
+    expect(prompts.map((prompt) => prompt.name)).toEqual(ROLES);
+    const worker = prompts.find((prompt) => prompt.name === 'worker')!;
+    expect(worker.description).toBe('You are a codestrator worker run by the ROOT orchestrator. Do only the assigned case.');
+    expect(worker.arguments!.map((arg) => arg.name)).toEqual([
+      'task_id',
+      'assignment',
+      'worktree_path',
+      'branch',
+      'thread_id',
+      'session_id',
+    ]);
+    expect(worker.arguments!.every((arg) => arg.required === false)).toBe(true);
+    const reviewer = prompts.find((prompt) => prompt.name === 'merge-reviewer')!;
+    expect(reviewer.arguments!.map((arg) => arg.name)).toContain('merge_request_id');
+  });
+
+  it('prompts/get without arguments: the shipped template, placeholders kept, an empty assignment', async () => {
+    const template = readFileSync(join(ROOT, 'templates', 'roles', 'worker.md'), 'utf8').trimEnd();
+    const text = await promptText('worker');
+    expect(text.startsWith(template)).toBe(true);
+    expect(text).toContain('{{worktree_path}}');
+    const assignment = JSON.parse(text.slice(text.indexOf('ASSIGNMENT\n') + 'ASSIGNMENT\n'.length)) as Json;
+    expect(assignment).toEqual({ title: null, objective: null, task_spec: null, scope_task_ids: [], scope_case_ids: [] });
+  });
+
+  it('prompts/get with a case, an objective and placeholders: the text a worker child receives', async () => {
+    const text = await promptText('worker', {
+      task_id: String(ids.case),
+      assignment: 'Make the status resource list locks.',
+      worktree_path: '/tmp/wt',
+      branch: 'codestrator/extras',
+    });
+    expect(text).toContain('Work only inside your worktree: /tmp/wt (branch codestrator/extras).');
+    expect(text).toContain('You act as thread {{thread_id}} of session {{session_id}}');
+    const assignment = JSON.parse(text.slice(text.indexOf('ASSIGNMENT\n') + 'ASSIGNMENT\n'.length)) as Json;
+    expect(assignment).toEqual({
+      title: TITLES.case,
+      objective: 'Make the status resource list locks.',
+      task_spec: null,
+      scope_task_ids: [],
+      scope_case_ids: [ids.case],
+    });
+  });
+
+  it('a JSON assignment is the task_spec and fills the placeholders', async () => {
+    const text = await promptText('merge-reviewer', { assignment: '{"merge_request_id": 7}', task_id: String(ids.feature) });
+    expect(text).toContain('merge.review_context {"merge_request_id": 7}');
+    const assignment = JSON.parse(text.slice(text.indexOf('ASSIGNMENT\n') + 'ASSIGNMENT\n'.length)) as Json;
+    expect(assignment).toMatchObject({ title: 'Extras feature', task_spec: { merge_request_id: 7 }, scope_task_ids: [ids.feature] });
+  });
+
+  it("the repository's override in .codestrator/templates/ wins, in the list and in the text", async () => {
+    mkdirSync(join(stateDir, 'templates'), { recursive: true });
+    writeFileSync(join(stateDir, 'templates', 'reviewer.md'), '# Project reviewer\nROLE: Review only {{focus}}; never edit.\n');
+    try {
+      const { prompts } = await mcp.client.listPrompts();
+      const reviewer = prompts.find((prompt) => prompt.name === 'reviewer')!;
+      expect(reviewer.description).toBe('Project reviewer');
+      expect(reviewer.arguments!.map((arg) => arg.name)).toEqual(['task_id', 'assignment', 'focus']);
+      const text = await promptText('reviewer', { focus: 'the SQL migrations' });
+      expect(text.startsWith('# Project reviewer\nROLE: Review only the SQL migrations; never edit.\n\nASSIGNMENT\n')).toBe(true);
+      expect(text).not.toContain('You are a sub-agent run by the ORCHESTRATOR');
+      // Other roles still come from the package.
+      expect(await promptText('research')).toContain('Find and summarise reliable information.');
+    } finally {
+      rmSync(join(stateDir, 'templates', 'reviewer.md'));
+    }
+  });
+
+  it('unknown prompt, unknown argument, bad or missing task: InvalidParams with a clear message', async () => {
+    const unknown = await mcpError(mcp.client.getPrompt({ name: 'janitor' }));
+    expect(unknown.code).toBe(-32602);
+    expect(unknown.message).toContain('Unknown prompt "janitor". Prompts: worker, merge-reviewer');
+    const extra = await mcpError(mcp.client.getPrompt({ name: 'worker', arguments: { colour: 'red' } }));
+    expect(extra.code).toBe(-32602);
+    expect(extra.message).toContain('Prompt worker does not take "colour". Arguments: task_id, assignment, worktree_path');
+    const badId = await mcpError(mcp.client.getPrompt({ name: 'worker', arguments: { task_id: '4; rm' } }));
+    expect(badId.code).toBe(-32602);
+    expect(badId.message).toContain('task_id must be a positive integer');
+    const missing = await mcpError(mcp.client.getPrompt({ name: 'worker', arguments: { task_id: '999999' } }));
+    expect(missing.code).toBe(-32602);
+    expect(missing.message).toContain('Task 999999 does not exist.');
+    const badJson = await mcpError(mcp.client.getPrompt({ name: 'worker', arguments: { assignment: '{"oops": ' } }));
+    expect(badJson.code).toBe(-32602);
+    expect(badJson.message).toContain('is not valid JSON');
+  });
+});
+
+describe('resources: the status snapshot and the mirror', () => {
+  it('resources/list: the status and the mirror files', async () => {
+    const { resources } = await mcp.client.listResources();
+    expect(resources.map((resource) => [resource.uri, resource.mimeType])).toEqual([
+      ['codestrator://status', 'application/json'],
+      ['codestrator://mirror/status.md', 'text/markdown'],
+    ]);
+    const { resourceTemplates } = await mcp.client.listResourceTemplates();
+    expect(resourceTemplates).toEqual([]);
+  });
+
+  it('codestrator://status: sessions, the case in progress, the lock, the thread and the queue', async () => {
+    const content = await readText('codestrator://status');
+    expect(content.mimeType).toBe('application/json');
+    const status = JSON.parse(content.text) as Json;
+    expect(status.sessions).toEqual([
+      expect.objectContaining({ id: ids.session, status: 'active', live: true, user_request: 'extras test' }),
+    ]);
+    expect(status.cases_in_progress).toEqual([
+      { id: ids.case, title: TITLES.case, owner_key: `session:${ids.session}`, parent_id: ids.group, started_at: expect.any(Number) },
+    ]);
+    expect(status.locks).toEqual([
+      expect.objectContaining({ id: ids.lock, scope_type: 'prefix', scope_path: 'src/extras', owner_key: `session:${ids.session}` }),
+    ]);
+    expect(status.threads).toEqual([
+      expect.objectContaining({ id: ids.thread, session_id: ids.session, runner: 'command', status: 'stopped' }),
+    ]);
+    expect(status.queue).toEqual([expect.objectContaining({ id: ids.queue, state: 'queued' })]);
+    expect(typeof status.ledger_version).toBe('number');
+  });
+
+  it('a server acting as no session sees every open session’s threads', async () => {
+    const observer = await connectMcp(repo.path, tmux.env);
+    try {
+      const result = await observer.client.readResource({ uri: 'codestrator://status' });
+      const status = JSON.parse((result.contents[0] as { text: string }).text) as Json;
+      expect(status.threads.map((thread: Json) => thread.id)).toEqual([ids.thread]);
+      expect(status.locks.map((lock: Json) => lock.id)).toEqual([ids.lock]);
+    } finally {
+      await observer.close();
+    }
+  });
+
+  it('codestrator://mirror/status.md is current when read, and written to disk', async () => {
+    const first = await readText('codestrator://mirror/status.md');
+    expect(first.mimeType).toBe('text/markdown');
+    expect(first.text).toContain(TITLES.epic);
+    const path = join(stateDir, 'mirror', 'status.md');
+    expect(readFileSync(path, 'utf8')).toBe(first.text);
+    // A change to the ledger after the last render shows up on the next read.
+    await ok('orch_task', 'task.create', { level: 'epic', title: 'Epic created after the first read' });
+    const second = await readText('codestrator://mirror/status.md');
+    expect(second.text).toContain('Epic created after the first read');
+    expect((await ok('orch_system', 'mirror.status')).outdated).toBe(false);
+  });
+
+  it('other Markdown files of the mirror are listed and read, each brought up to date', async () => {
+    await ok('orch_system', 'mirror.refresh', { requester_role: 'doc-mirror-manager', target_path: 'teams/backend notes.md' });
+    const { resources } = await mcp.client.listResources();
+    expect(resources.map((resource) => resource.uri)).toEqual([
+      'codestrator://status',
+      'codestrator://mirror/status.md',
+      'codestrator://mirror/teams/backend%20notes.md',
+    ]);
+    await ok('orch_task', 'task.create', { level: 'epic', title: 'Epic for the notes file' });
+    const notes = await readText('codestrator://mirror/teams/backend%20notes.md');
+    expect(notes.text).toContain('Epic for the notes file');
+    expect(readFileSync(join(stateDir, 'mirror', 'teams', 'backend notes.md'), 'utf8')).toBe(notes.text);
+    // The ledger has not moved since, but status.md was rendered before that epic: it is rendered again.
+    expect((await ok('orch_system', 'mirror.status')).outdated).toBe(false);
+    expect((await readText('codestrator://mirror/status.md')).text).toContain('Epic for the notes file');
+  });
+
+  it('unknown resources: "resource not found" (-32002) naming the URI, and nothing is written', async () => {
+    for (const uri of [
+      'codestrator://nothing',
+      'codestrator://mirror/missing.md',
+      'codestrator://mirror/../state.db',
+      'codestrator://mirror/%2e%2e/state.db',
+      'codestrator://mirror/teams%2Fbackend%20notes.md',
+      'codestrator://mirror/%E0%A4%A.md',
+      'file:///etc/passwd',
+    ]) {
+      const error = await mcpError(mcp.client.readResource({ uri }));
+      expect(error.code, uri).toBe(-32002);
+      expect(error.message).toContain(`Unknown resource ${JSON.stringify(uri)}`);
+      expect(error.data).toEqual({ uri });
+    }
+    expect(existsSync(join(stateDir, 'mirror', 'missing.md'))).toBe(false);
+  });
+});
+
+/** A bare JSON-RPC client over the server's stdio, to speak an older protocol version than the SDK's Client. */
+class RawServer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private buffer = '';
+  private readonly waiting = new Map<number, (message: Json) => void>();
+
+  constructor(cwd: string) {
+    this.child = spawn(process.execPath, [BIN, 'mcp'], { cwd, env: cleanEnv(tmux.env) });
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (chunk: string) => {
+      this.buffer += chunk;
+      let newline: number;
+      while ((newline = this.buffer.indexOf('\n')) >= 0) {
+        const line = this.buffer.slice(0, newline).trim();
+        this.buffer = this.buffer.slice(newline + 1);
+        if (!line) continue;
+        const message = JSON.parse(line) as Json;
+        this.waiting.get(message.id as number)?.(message);
+        this.waiting.delete(message.id as number);
+      }
+    });
+  }
+
+  request(id: number, method: string, params: Json): Promise<Json> {
+    const reply = new Promise<Json>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 15_000);
+      this.waiting.set(id, (message) => {
+        clearTimeout(timer);
+        resolve(message);
+      });
+    });
+    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
+    return reply;
+  }
+
+  notify(method: string): void {
+    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', method, params: {} }) + '\n');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.stdin.end();
+    });
+  }
+}
+
+describe('a 2024-11-05 client', () => {
+  it('sees the prompts and resources capabilities and can use both', async () => {
+    const server = new RawServer(repo.path);
+    try {
+      const init = await server.request(1, 'initialize', {
+        protocolVersion: '2024-11-05',
+        capabilities: {},
+        clientInfo: { name: 'old-client', version: '0.0.0' },
+      });
+      expect(init.result.protocolVersion).toBe('2024-11-05');
+      expect(init.result.capabilities).toMatchObject({ tools: {}, prompts: {}, resources: {} });
+      server.notify('notifications/initialized');
+      const prompts = await server.request(2, 'prompts/list', {});
+      expect(prompts.result.prompts.map((prompt: Json) => prompt.name)).toEqual(ROLES);
+      const prompt = await server.request(3, 'prompts/get', { name: 'verifier' });
+      expect(prompt.result.messages[0].content.text).toContain('Verify the deliverable meets the goal');
+      const resources = await server.request(4, 'resources/list', {});
+      expect(resources.result.resources.map((resource: Json) => resource.uri)).toContain('codestrator://status');
+      const read = await server.request(5, 'resources/read', { uri: 'codestrator://status' });
+      expect(JSON.parse(read.result.contents[0].text).locks[0].id).toBe(ids.lock);
+      const unknown = await server.request(6, 'prompts/get', { name: 'janitor' });
+      expect(unknown.error.code).toBe(-32602);
+    } finally {
+      await server.close();
+    }
+  });
+});
