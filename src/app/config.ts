@@ -36,12 +36,9 @@ let cache: { path: string; mtimeMs: number; config: RepoConfig } | undefined;
  */
 export function loadConfig(stateDir: string): RepoConfig {
   const path = join(stateDir, CONFIG_FILE);
-  let mtimeMs: number;
-  try {
-    mtimeMs = statSync(path).mtimeMs;
-  } catch {
-    return DEFAULT_CONFIG;
-  }
+  // Called on every method call: a missing file must not cost a thrown ENOENT error each time.
+  const mtimeMs = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  if (mtimeMs === undefined) return DEFAULT_CONFIG;
   if (cache && cache.path === path && cache.mtimeMs === mtimeMs) return cache.config;
   let raw: unknown;
   try {
