@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** Shared param pieces, so every method names things the same way. */
 
-export const id = (what: string) => z.number().int().positive().describe(`${what} id`);
+export const id = (what: string) => z.number().int().positive().describe(`${what} (id)`);
 
 /** The caller's identity; defaults come from CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID. */
 export const identity = {
