@@ -29,6 +29,11 @@ const CONFIG = {
 const TARGET_RATIO = 1.5;
 const TARGET_COLD_START_MS = 300;
 
+/** `npm run bench -- --only cold-start,latency` runs just those sections (latency, cold-start, locks, git, runtime). */
+const onlyIndex = process.argv.indexOf('--only');
+const only = onlyIndex > 0 ? new Set(process.argv[onlyIndex + 1]?.split(',')) : undefined;
+const wanted = (section) => !only || only.has(section);
+
 const out = (text = '') => process.stdout.write(text + '\n');
 const progress = (text) => process.stderr.write(`  … ${text}\n`);
 
@@ -342,15 +347,15 @@ async function main() {
     progress(`seeding ${CONFIG.seedTasks} tasks`);
     await seedTasks(cs, CONFIG.seedTasks);
 
-    await latencySection(cs, bare);
+    if (wanted('latency')) await latencySection(cs, bare);
     await cs.client.close();
     await bare.client.close();
     cs = bare = undefined;
 
-    await coldStartSection(repo.path);
-    await throughputSection(repo.path);
-    await gitPlaneSection({ out, progress });
-    await runtimeSection({ out, progress });
+    if (wanted('cold-start')) await coldStartSection(repo.path);
+    if (wanted('locks')) await throughputSection(repo.path);
+    if (wanted('git')) await gitPlaneSection({ out, progress });
+    if (wanted('runtime')) await runtimeSection({ out, progress });
   } finally {
     await cs?.client.close().catch(() => {});
     await bare?.client.close().catch(() => {});

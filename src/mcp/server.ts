@@ -14,6 +14,7 @@ import {
 import { invalid } from '../core/errors.js';
 import { GROUPS, type Group } from '../registry/define.js';
 import type { CallOutcome, Dispatcher } from '../registry/dispatch.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { getPrompt, listPrompts } from './prompts.js';
 import { listResources, readResource } from './resources.js';
 import { LEGACY_TOOL, buildTools } from './tools.js';
@@ -77,9 +78,9 @@ export interface McpBackend {
   locations(): Promise<{ stateDir: string; mirrorDir: string }>;
 }
 
-function backendOver(dispatcher: Dispatcher): McpBackend {
+function backendOver(dispatcher: () => Promise<Dispatcher>): McpBackend {
   const call = async (method: string, params: Item = {}): Promise<Item> => {
-    const outcome = await dispatcher.call(method, params);
+    const outcome = await (await dispatcher()).call(method, params);
     if (outcome.ok) return outcome.result;
     const error = outcome.error.error;
     const code = error.code === 'INVALID_ARGUMENT' || error.code === 'NOT_FOUND' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
@@ -107,17 +108,22 @@ function backendOver(dispatcher: Dispatcher): McpBackend {
   };
 }
 
-/** Builds the MCP server over a dispatcher; the transport is attached by the caller. */
-export function createMcpServer(dispatcher: Dispatcher, version: string): Server {
+/**
+ * Builds the MCP server; the transport is attached by the caller. The dispatcher (the method
+ * table and the domain) is asked for only when a request needs it, and the tool list may come
+ * from the build's manifest, so `initialize` and `tools/list` are answered without loading either.
+ */
+export function createMcpServer(options: { dispatcher: () => Promise<Dispatcher>; tools?: Tool[]; version: string }): Server {
   const server = new Server(
-    { name: 'codestrator', version },
+    { name: 'codestrator', version: options.version },
     { capabilities: { tools: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
   );
-  const tools = buildTools(dispatcher.registry);
+  const { dispatcher } = options;
   const backend = backendOver(dispatcher);
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  let tools = options.tools;
+  server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (tools ??= buildTools((await dispatcher()).registry)) }));
   server.setRequestHandler(CallToolRequestSchema, async (request) =>
-    toToolResult(await callTool(dispatcher, request.params.name, request.params.arguments)),
+    toToolResult(await callTool(await dispatcher(), request.params.name, request.params.arguments)),
   );
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await listPrompts(backend) }));
   server.setRequestHandler(GetPromptRequestSchema, (request) => getPrompt(backend, request.params.name, request.params.arguments ?? {}));

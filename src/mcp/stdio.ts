@@ -1,11 +1,18 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { createDispatcher } from '../app/services.js';
+import type { Dispatcher } from '../registry/dispatch.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { createMcpServer } from './server.js';
+import { readToolManifest } from './tools.js';
 
 /** `codestrator mcp`: one stdio server per agent process; state is shared through the database. */
 export async function serveStdio(cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const server = createMcpServer(createDispatcher(cwd, env, { adoptSessions: true }), packageVersion());
+  let loading: Promise<Dispatcher> | undefined;
+  const dispatcher = () =>
+    (loading ??= import('../app/services.js').then((services) => services.createDispatcher(cwd, env, { adoptSessions: true })));
+  const server = createMcpServer({ dispatcher, tools: readToolManifest(), version: packageVersion() });
+  // Codex sends its first model request while its MCP servers start, so initialize and tools/list
+  // are answered first; the method table loads right after, before the first call needs it.
+  server.oninitialized = () => void dispatcher().catch(() => (loading = undefined));
   const transport = new StdioServerTransport();
   await server.connect(transport);
   await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { readFileSync } from 'node:fs';
 import { GROUPS, type Group, type Registry } from '../registry/define.js';
 
 /** The legacy tool that takes any method, kept for clients written against the reference. */
@@ -58,4 +59,19 @@ export function buildTools(registry: Registry): Tool[] {
       },
     },
   ];
+}
+
+/** Where `npm run build` writes buildTools' output (scripts/write-tool-manifest.js), beside this module. */
+export const TOOL_MANIFEST = new URL('./tools.json', import.meta.url);
+
+/**
+ * The tool list written at build time, or undefined without one (a bare `tsc` build): reading it
+ * lets the server answer tools/list without loading the method table (zod schemas and the domain).
+ */
+export function readToolManifest(): Tool[] | undefined {
+  try {
+    return JSON.parse(readFileSync(TOOL_MANIFEST, 'utf8')) as Tool[];
+  } catch {
+    return undefined;
+  }
 }
