@@ -4,6 +4,7 @@ import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
 import { renderGc } from './gc.js';
 import { runHook } from './hook.js';
+import { registerInstall } from './install.js';
 import { renderMethods } from './methods.js';
 import { renderStatus } from './status.js';
 import { VIEWS, renderView } from './views.js';
@@ -104,6 +105,7 @@ export function buildProgram(): CliProgram {
       exitCode = await renderGc(dispatcher(), { apply: options.apply === true, json: options.json === true });
     });
 
+  registerInstall(program, (code) => (exitCode = code));
   return {
     async run(argv) {
       try {
