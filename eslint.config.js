@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 /** Layer boundaries (see docs/ARCHITECTURE.md): interfaces → registry → core → adapters. */
 const adapterImports = ['**/store/**', '**/git/**', '**/gate/**', '**/tmux/**', '**/runners/**'];
-const interfaceImports = ['**/mcp/**', '**/cli/**', '**/http/**', '**/app/**'];
+const interfaceImports = ['**/mcp/**', '**/cli/**', '**/http/**', '**/install/**', '**/demo/**', '**/app/**'];
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'test-artifacts/', 'bin/'] },

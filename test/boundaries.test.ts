@@ -15,14 +15,14 @@ const importsOf = (file: string) =>
 
 /** Dependencies point one way: interfaces → registry → core → (ports implemented by) adapters. */
 const FORBIDDEN: Record<string, RegExp> = {
-  core: /^(better-sqlite3|node:child_process|zod|@modelcontextprotocol)|\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app|registry|methods)\//,
-  store: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  git: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  gate: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  tmux: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  runners: /\.\.\/(core|registry|methods|mcp|cli|http|app)\//,
-  registry: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
-  methods: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|app)\//,
+  core: /^(better-sqlite3|node:child_process|zod|@modelcontextprotocol)|\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|install|demo|app|registry|methods)\//,
+  store: /\.\.\/(core|registry|methods|mcp|cli|http|install|demo|app)\//,
+  git: /\.\.\/(core|registry|methods|mcp|cli|http|install|demo|app)\//,
+  gate: /\.\.\/(core|registry|methods|mcp|cli|http|install|demo|app)\//,
+  tmux: /\.\.\/(core|registry|methods|mcp|cli|http|install|demo|app)\//,
+  runners: /\.\.\/(core|registry|methods|mcp|cli|http|install|demo|app)\//,
+  registry: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|install|demo|app)\//,
+  methods: /\.\.\/(store|git|gate|tmux|runners|mcp|cli|http|install|demo|app)\//,
 };
 
 describe('layer boundaries', () => {
