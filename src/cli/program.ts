@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { createDispatcher } from '../app/services.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
+import { registerDemo } from './demo.js';
 import { renderGc } from './gc.js';
 import { runHook } from './hook.js';
 import { registerInstall } from './install.js';
@@ -105,6 +106,7 @@ export function buildProgram(): CliProgram {
       exitCode = await renderGc(dispatcher(), { apply: options.apply === true, json: options.json === true });
     });
 
+  registerDemo(program, (code) => (exitCode = code));
   registerInstall(program, (code) => (exitCode = code));
   return {
     async run(argv) {
