@@ -37,11 +37,19 @@ export interface SpawnInput {
 }
 
 /** Viewer session `{repository}-{worktree}`, made unique per repository path (not just its basename). */
+/** 50 ms apart: how long an untagged session of our name is given to be tagged by the spawn that made it. */
+const TAG_WAIT_TRIES = 20;
+
 async function viewerSession(ctx: CoreContext, session: SessionRow, worktree: WorktreeRow): Promise<string> {
   const base = session.viewer_tmux_session ?? `${ctx.workspace.repoName}-${worktree.slug}`.replace(/[^A-Za-z0-9_-]+/g, '-');
   if ((await ctx.tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
-  // Taken by another repository or by a person (untagged): never use theirs.
   if (!(await ctx.tmux.hasSession(base))) return base;
+  // A concurrent spawn creates the session and tags it with a second tmux command: give it a moment.
+  for (let wait = 0; wait < TAG_WAIT_TRIES; wait++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if ((await ctx.tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+  }
+  // Taken by another repository or by a person (untagged): never use theirs.
   return `${base}-${createHash('sha1').update(ctx.workspace.repoPath).digest('hex').slice(0, 6)}`;
 }
 

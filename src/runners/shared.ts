@@ -26,6 +26,9 @@ export function identityEnv(input: RunnerInput): Record<string, string> {
   };
   const stateDir = input.baseEnv.CODESTRATOR_STATE_DIR;
   if (stateDir && isAbsolute(stateDir)) env.CODESTRATOR_STATE_DIR = stateDir;
+  // A child that lists or waits on threads must look at the tmux server its siblings run on.
+  const socket = input.baseEnv.CODESTRATOR_TMUX_SOCKET;
+  if (socket) env.CODESTRATOR_TMUX_SOCKET = socket;
   return env;
 }
 

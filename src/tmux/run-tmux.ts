@@ -19,11 +19,18 @@ export interface TmuxOptions {
 }
 
 /**
+ * tmux reads an argument that ends in `;` as the end of a command (and runs what follows as the
+ * next one), even in an argument vector: `\;` at the end is its escape for a literal `;`. Applied to
+ * every argument, so prompts, titles and paths ending in `;` pass through untouched.
+ */
+export const escapeTmuxArg = (arg: string): string => (arg.endsWith(';') ? `${arg.slice(0, -1)}\\;` : arg);
+
+/**
  * The one choke point for tmux: an argument vector, never a shell string; stdin closed; a timeout.
  * The user's tmux.conf still applies (base-index and the like), so callers address panes by id.
  */
 export function runTmux(args: readonly string[], options: TmuxOptions = {}): Promise<string> {
-  const argv = options.socket ? ['-L', options.socket, ...args] : [...args];
+  const argv = [...(options.socket ? ['-L', options.socket] : []), ...args.map(escapeTmuxArg)];
   return new Promise((resolve, reject) => {
     const child = execFile(
       'tmux',
