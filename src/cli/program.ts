@@ -7,6 +7,7 @@ import { renderGc } from './gc.js';
 import { runHook } from './hook.js';
 import { registerInstall } from './install.js';
 import { renderMethods } from './methods.js';
+import { registerServe } from './serve.js';
 import { renderStatus } from './status.js';
 import { VIEWS, renderView } from './views.js';
 
@@ -106,6 +107,7 @@ export function buildProgram(): CliProgram {
       exitCode = await renderGc(dispatcher(), { apply: options.apply === true, json: options.json === true });
     });
 
+  registerServe(program, (code) => (exitCode = code));
   registerDemo(program, (code) => (exitCode = code));
   registerInstall(program, (code) => (exitCode = code));
   return {
