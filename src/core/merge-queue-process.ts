@@ -7,7 +7,7 @@ import { LockNames, releaseNamedLock, tryNamedLock, waitForNamedLock } from './n
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
 import { type QueueRow, type QueueState, mergeLockHolder, queueWire } from './merge-queue.js';
-import { gitStep } from './worktree-create.js';
+import { gitStep, withWorktreeAdmin } from './worktree-create.js';
 
 /** How an item's check ended: its next state and why. */
 interface Verdict {
@@ -128,7 +128,10 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
   if (!gate) return undefined;
   const dir = join(ctx.workspace.stateDir, 'tmp', `gate-${item.id}-${item.attempts}`);
   const logPath = join(ctx.workspace.logsDir, `gate-${item.id}-${item.attempts}.log`);
-  await gitStep('create the gate worktree', ctx.git.addDetachedWorktree(dir, commit));
+  await gitStep(
+    'create the gate worktree',
+    withWorktreeAdmin(ctx, `gate:${item.id}`, () => ctx.git.addDetachedWorktree(dir, commit)),
+  );
   ctx.progress?.(`item ${item.id}: gate ${Array.isArray(gate.command) ? gate.command.join(' ') : gate.command}`);
   try {
     const result = await ctx.gate.run({ cwd: dir, command: gate.command, timeoutMs: gate.timeout_seconds * 1000, logPath });

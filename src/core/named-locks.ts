@@ -7,6 +7,11 @@ export const LockNames = {
   mainMerge: 'main-merge',
   /** Merges into one parent worktree's branch and checkout. */
   parentWorktree: (worktreeId: number) => `worktree-merge:${worktreeId}`,
+  /**
+   * `git worktree add`: two at once race on `.git/worktrees/` (one reads the other's half-written
+   * entry: "failed to read .git/worktrees/<name>/commondir"), so adds take turns across processes.
+   */
+  worktreeAdmin: 'git-worktree-admin',
 } as const;
 
 export interface NamedLockState {

@@ -1,6 +1,7 @@
 import { join } from 'node:path/posix';
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
+import { LockNames, withNamedLock } from './named-locks.js';
 import type { WorktreeRow } from './rows.js';
 import { slugCandidate } from './slug.js';
 
@@ -72,7 +73,9 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
     { ledger: false },
   );
   try {
-    await ctx.git.addWorktree({ path: reserved.path, branch: reserved.branch, base: baseSha });
+    await withWorktreeAdmin(ctx, `create:${reserved.id}`, () =>
+      ctx.git.addWorktree({ path: reserved.path, branch: reserved.branch, base: baseSha }),
+    );
     await ctx.git.installHooks(reserved.path);
     return reserved;
   } catch (err) {
@@ -80,6 +83,12 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
     const detail = err instanceof Error ? err.message : String(err);
     throw new CodestratorError('EXTERNAL', `git could not create worktree ${reserved.path}: ${detail}`, { cause: err });
   }
+}
+
+/** Runs a `git worktree add` while no other codestrator process adds one (see LockNames.worktreeAdmin). */
+export function withWorktreeAdmin<T>(ctx: CoreContext, purpose: string, fn: () => Promise<T>): Promise<T> {
+  const holder = `${purpose}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  return withNamedLock(ctx, LockNames.worktreeAdmin, holder, { ttlSeconds: 120, waitMs: 120_000 }, fn);
 }
 
 /** Removes a worktree this call created (directory, branch and row), leaving no trace. */
