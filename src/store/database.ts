@@ -22,6 +22,23 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
+/** A cached statement; one that returns rows is in raw mode and builds each row with `toRow`. */
+interface Prepared {
+  statement: Statement;
+  toRow?: (values: unknown[]) => Record<string, unknown>;
+}
+
+/**
+ * Builds rows as object literals of one fixed shape. better-sqlite3's own row objects are slow
+ * to copy (a spread of a 20-column row costs microseconds) and every wire view copies rows, so
+ * reads take raw arrays and this generated constructor, whose keys are the statement's column
+ * names (from our own SQL), JSON-quoted. A repeated name keeps the last value, as SQLite's rows do.
+ */
+function rowFactory(columns: readonly string[]): (values: unknown[]) => Record<string, unknown> {
+  const fields = columns.map((name, index) => `${JSON.stringify(name)}: v[${index}]`).join(', ');
+  return new Function('v', `return { ${fields} };`) as (values: unknown[]) => Record<string, unknown>;
+}
+
 /** Raised when the database was written by a newer codestrator than this one. */
 export class SchemaTooNewError extends Error {}
 
@@ -33,7 +50,7 @@ export class SqliteStore {
   readonly path: string;
   readonly schemaVersion: number;
   private readonly db: Db;
-  private readonly statements = new Map<string, Statement>();
+  private readonly statements = new Map<string, Prepared>();
   private writeDepth = 0;
   private changes = 0;
   /** One reusable transaction wrapper: creating one per call costs more than a small write. */
@@ -76,7 +93,7 @@ export class SqliteStore {
         return this.inTransaction.immediate(() => {
           const result = fn(this.session);
           if (this.changes > 0 && options.ledger !== false) {
-            this.stmt('UPDATE meta SET ledger_version = ledger_version + 1 WHERE id = 1').run();
+            this.prepared('UPDATE meta SET ledger_version = ledger_version + 1 WHERE id = 1').statement.run();
           }
           return result;
         }) as T;
@@ -96,33 +113,40 @@ export class SqliteStore {
   }
 
   private readonly session: SqlSession = {
-    get: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => this.returning(s, s.get(p))) as T | undefined,
-    all: <T>(sql: string, params: SqlParams = []) => this.bind(sql, params, (s, p) => this.returning(s, s.all(p))) as T[],
+    get: <T>(sql: string, params: SqlParams = []) => {
+      const prepared = this.prepared(sql);
+      const values = prepared.statement.get(params as unknown[]) as unknown[] | undefined;
+      this.countReturning(prepared, values === undefined ? 0 : 1);
+      return (values === undefined ? undefined : prepared.toRow!(values)) as T | undefined;
+    },
+    all: <T>(sql: string, params: SqlParams = []) => {
+      const prepared = this.prepared(sql);
+      const rows = (prepared.statement.all(params as unknown[]) as unknown[][]).map(prepared.toRow!);
+      this.countReturning(prepared, rows.length);
+      return rows as T[];
+    },
     run: (sql: string, params: SqlParams = []) => {
-      const info = this.bind(sql, params, (s, p) => s.run(p));
+      const info = this.prepared(sql).statement.run(params as unknown[]);
       this.changes += info.changes;
       return { changes: info.changes, lastInsertRowid: Number(info.lastInsertRowid) };
     },
   };
 
   /** A writing statement read through get/all (… RETURNING) that returned rows changed the ledger. */
-  private returning<R>(statement: Statement, rows: R): R {
-    if (!statement.readonly && rows !== undefined && (!Array.isArray(rows) || rows.length > 0)) this.changes++;
-    return rows;
+  private countReturning(prepared: Prepared, rows: number): void {
+    if (!prepared.statement.readonly && rows > 0) this.changes++;
   }
 
-  private bind<R>(sql: string, params: SqlParams, call: (s: Statement, p: unknown) => R): R {
-    const statement = this.stmt(sql);
-    return Array.isArray(params) ? call(statement, params) : call(statement, params);
-  }
-
-  private stmt(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+  private prepared(sql: string): Prepared {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      const statement = this.db.prepare(sql);
+      prepared = statement.reader
+        ? { statement: statement.raw(true), toRow: rowFactory(statement.columns().map((c) => c.name)) }
+        : { statement };
+      this.statements.set(sql, prepared);
     }
-    return statement;
+    return prepared;
   }
 
   /** Applies pending migrations under a write lock, so concurrent openers migrate once. */
