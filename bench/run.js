@@ -53,7 +53,17 @@ async function connect(args, cwd) {
   const client = new Client({ name: 'codestrator-bench', version: '1.0.0' });
   await client.connect(transport);
   await client.listTools();
-  return { client, stderr: () => stderr };
+  return { client, stderr: () => stderr, cpuMs: () => processCpuMs(transport.pid) };
+}
+
+/** User + system CPU time of a process so far, in ms (Linux /proc; 10 ms ticks), or NaN elsewhere. */
+function processCpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** One tools/call; throws on an error result so a broken setup never produces figures. */
@@ -156,12 +166,19 @@ async function latencySection(cs, bare) {
     echo: ['bare SDK     echo of {method, params} (no-op floor)', () => call(bare, 'echo', listArgs)],
   };
   const samples = Object.fromEntries(Object.keys(cases).map((key) => [key, []]));
+  // The server's own CPU time per call: steadier than wall time, which swings with scheduling.
+  const serverOf = (key) => (key.startsWith('echo') ? bare : cs);
+  const cpu = Object.fromEntries(Object.keys(cases).map((key) => [key, 0]));
   progress(`latency: ${CONFIG.warmup} warm-up + ${CONFIG.iterations} measured calls per row, in ${CONFIG.rounds} alternating rounds`);
   for (const [, fn] of Object.values(cases)) await timeLoop(CONFIG.warmup, fn);
   const perRound = Math.ceil(CONFIG.iterations / CONFIG.rounds);
   for (let round = 0; round < CONFIG.rounds; round++) {
     const count = Math.min(perRound, CONFIG.iterations - round * perRound);
-    for (const [key, [, fn]] of Object.entries(cases)) samples[key].push(...(await timeLoop(count, fn)));
+    for (const [key, [, fn]] of Object.entries(cases)) {
+      const before = serverOf(key).cpuMs();
+      samples[key].push(...(await timeLoop(count, fn)));
+      cpu[key] += serverOf(key).cpuMs() - before;
+    }
   }
   const st = Object.fromEntries(Object.entries(samples).map(([key, list]) => [key, summarize(list)]));
 
@@ -169,10 +186,10 @@ async function latencySection(cs, bare) {
   out();
   out(
     table([
-      ['call', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'max ms'],
+      ['call', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms', 'max ms', 'server CPU µs/call'],
       ...Object.entries(cases).map(([key, [label]]) => {
         const s = st[key];
-        return [label, String(s.n), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.mean), ms(s.max)];
+        return [label, String(s.n), ms(s.p50), ms(s.p90), ms(s.p99), ms(s.mean), ms(s.max), int((cpu[key] * 1000) / s.n)];
       }),
     ]),
   );
@@ -183,6 +200,8 @@ async function latencySection(cs, bare) {
       ['task.get  / echo', ratio(st.get.p50, st.echoGet.p50), ratio(st.get.p99, st.echoGet.p99), `≤ ${TARGET_RATIO}×`],
       ['lock pair / echo pair', ratio(st.lock.p50, st.echoPair.p50), ratio(st.lock.p99, st.echoPair.p99), `≤ ${TARGET_RATIO}×`],
       ['task.list / echo', ratio(st.list.p50, st.echoList.p50), ratio(st.list.p99, st.echoList.p99), '(reference)'],
+      ['server CPU: task.get / echo', ratio(cpu.get, cpu.echoGet), '', '(reference)'],
+      ['server CPU: lock pair / echo pair', ratio(cpu.lock, cpu.echoPair), '', '(reference)'],
       ['task.get  / no-op echo', ratio(st.get.p50, st.echo.p50), ratio(st.get.p99, st.echo.p99), '(reference)'],
     ]),
   );

@@ -24,7 +24,7 @@ describe('conflict rules (contract)', () => {
   });
 
   it('normalises paths relative to the repository and its worktrees, refusing escapes', () => {
-    const options = { repoPath: '/r', worktreePaths: ['/r/.codestrator/worktrees/w'], field: 'scope_path', allowRoot: true };
+    const options = { repoPath: '/r', worktreePaths: () => ['/r/.codestrator/worktrees/w'], field: 'scope_path', allowRoot: true };
     expect(normalizeScopePath('./src//a.ts', options)).toBe('src/a.ts');
     expect(normalizeScopePath('src/', options)).toBe('src');
     expect(normalizeScopePath('/r/src/a.ts', options)).toBe('src/a.ts');

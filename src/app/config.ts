@@ -29,14 +29,17 @@ const schema = z.strictObject({
 });
 
 let cache: { path: string; mtimeMs: number; config: RepoConfig } | undefined;
+const configPaths = new Map<string, string>();
 
 /**
  * Reads `<stateDir>/config.json` (re-read when it changes). A missing file gives the defaults;
  * an invalid one is an error naming the file and the field, never silently ignored.
  */
 export function loadConfig(stateDir: string): RepoConfig {
-  const path = join(stateDir, CONFIG_FILE);
-  // Called on every method call: a missing file must not cost a thrown ENOENT error each time.
+  // Called on every method call: the path is joined once per state directory.
+  let path = configPaths.get(stateDir);
+  if (path === undefined) configPaths.set(stateDir, (path = join(stateDir, CONFIG_FILE)));
+  // A missing file must not cost a thrown ENOENT error on each call.
   const mtimeMs = statSync(path, { throwIfNoEntry: false })?.mtimeMs;
   if (mtimeMs === undefined) return DEFAULT_CONFIG;
   if (cache && cache.path === path && cache.mtimeMs === mtimeMs) return cache.config;

@@ -13,9 +13,9 @@ function worktreePaths(sql: Sql): string[] {
   return sql.all<{ path: string }>("SELECT path FROM worktrees WHERE status IN ('creating', 'active')").map((row) => row.path);
 }
 
-/** Normalises a path against this repository and its worktrees (see normalizeScopePath). */
+/** Normalises a path against this repository and its worktrees (read only for an absolute path; see normalizeScopePath). */
 export function scopePathIn(sql: Sql, ctx: CoreContext, path: string, field: string, allowRoot: boolean): string {
-  return normalizeScopePath(path, { repoPath: ctx.workspace.repoPath, worktreePaths: worktreePaths(sql), field, allowRoot });
+  return normalizeScopePath(path, { repoPath: ctx.workspace.repoPath, worktreePaths: () => worktreePaths(sql), field, allowRoot });
 }
 
 /** Active locks of other owners that conflict with the scope. */

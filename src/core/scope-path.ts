@@ -11,13 +11,13 @@ export const REPO_ROOT_SCOPE = '.';
  */
 export function normalizeScopePath(
   input: string,
-  options: { repoPath: string; worktreePaths: readonly string[]; field: string; allowRoot: boolean },
+  options: { repoPath: string; worktreePaths: () => readonly string[]; field: string; allowRoot: boolean },
 ): string {
   const raw = input.trim();
   if (raw.includes('\0')) throw invalid('The path contains a NUL byte.', options.field);
   let rel = raw;
   if (isAbsolute(raw)) {
-    const roots = [...options.worktreePaths, options.repoPath].sort((a, b) => b.length - a.length);
+    const roots = [...options.worktreePaths(), options.repoPath].sort((a, b) => b.length - a.length);
     const root = roots.find((candidate) => raw === candidate || raw.startsWith(candidate + sep));
     if (!root) {
       throw invalid(
