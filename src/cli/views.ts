@@ -1,4 +1,5 @@
 import type { Dispatcher } from '../registry/dispatch.js';
+import { CallFailed, readAll as all, readResult } from '../registry/read.js';
 import { cellText as text, inSeconds, table } from './table.js';
 
 type Item = Record<string, unknown>;
@@ -10,25 +11,6 @@ interface View {
   description: string;
   rows(dispatcher: Dispatcher): Promise<Item[]>;
   columns: Column[];
-}
-
-class ViewError extends Error {
-  constructor(readonly wire: unknown) {
-    super('view failed');
-  }
-}
-
-/** Pages through a list method until it has everything (views show the whole state). */
-async function all(dispatcher: Dispatcher, method: string, params: Record<string, unknown> = {}): Promise<Item[]> {
-  const rows: Item[] = [];
-  let cursor: string | undefined;
-  do {
-    const outcome = await dispatcher.call(method, { ...params, limit: 500, ...(cursor ? { cursor } : {}) });
-    if (!outcome.ok) throw new ViewError(outcome.error);
-    rows.push(...((outcome.result.items as Item[]) ?? []));
-    cursor = outcome.result.next_cursor as string | undefined;
-  } while (cursor);
-  return rows;
 }
 
 export const VIEWS: readonly View[] = [
@@ -90,9 +72,7 @@ export const VIEWS: readonly View[] = [
     name: 'conflicts',
     description: 'Predicted conflicts between active branches and with the target (git merge-tree; nothing is touched)',
     rows: async (d) => {
-      const outcome = await d.call('worktree.conflicts', {});
-      if (!outcome.ok) throw new ViewError(outcome.error);
-      const report = outcome.result as { target_branch: string; branches: Item[]; pairs: Item[] };
+      const report = (await readResult(d, 'worktree.conflicts')) as { target_branch: string; branches: Item[]; pairs: Item[] };
       const withTarget = report.branches
         .filter((b) => (b.conflicts_with_target as string[]).length > 0)
         .map((b) => ({ between: `${text(b.branch)} ↔ ${report.target_branch}`, kind: 'conflict', files: b.conflicts_with_target }));
@@ -120,7 +100,7 @@ export async function renderView(dispatcher: Dispatcher, view: View, json: boole
   try {
     rows = await view.rows(dispatcher);
   } catch (err) {
-    if (!(err instanceof ViewError)) throw err;
+    if (!(err instanceof CallFailed)) throw err;
     process.stderr.write(`${JSON.stringify(err.wire, null, 2)}\n`);
     return 1;
   }

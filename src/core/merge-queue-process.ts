@@ -1,12 +1,12 @@
 import { join } from 'node:path/posix';
 import type { CoreContext } from './context.js';
-import { isOwnerLive } from './identity.js';
+import { isOwnerLive, ownerKeyOf } from './identity.js';
 import { toJson } from './json.js';
 import { conflictingLocks } from './locks.js';
 import { LockNames, releaseNamedLock, tryNamedLock, waitForNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
-import { type QueueRow, type QueueState, mergeLockHolder, queueWire } from './merge-queue.js';
+import { type QueueRow, type QueueState, queueWire } from './merge-queue.js';
 import { gitStep, withWorktreeAdmin } from './worktree-create.js';
 
 /** How an item's check ended: its next state and why. */
@@ -222,7 +222,9 @@ export interface ProcessInput {
  * caller held it before.
  */
 export async function processQueue(ctx: CoreContext, input: ProcessInput) {
-  const holder = mergeLockHolder(ctx);
+  // A caller without identity (the dashboard, a script) gets a holder of its own for this run, so a
+  // second run started from the same process waits or fails instead of re-entering the first's lock.
+  const holder = ownerKeyOf(ctx.actor) ?? `process:${process.pid}:run-${ctx.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const taken = await waitForNamedLock(ctx, LockNames.mainMerge, holder, {
     ttlSeconds: ctx.config.merge_lock_ttl_seconds,
     waitMs: (input.wait_seconds ?? 0) * 1000,

@@ -1,5 +1,5 @@
-import type { WireError } from '../core/errors.js';
 import type { Dispatcher } from '../registry/dispatch.js';
+import { CallFailed, readAll as listAll, readResult as result } from '../registry/read.js';
 import type { ConflictState } from './conflict-watch.js';
 import { type TaskTree, buildTaskTree } from './task-tree.js';
 import { type ThreadDetails, type ThreadView } from './thread-view.js';
@@ -24,30 +24,6 @@ const CLOSED_SESSIONS_SHOWN = 5;
 /** The queue keeps every item forever; the latest ones are shown. */
 const QUEUE_ITEMS_SHOWN = 50;
 const OPEN_QUEUE_STATES = new Set(['queued', 'checking', 'waiting', 'blocked_by_review']);
-
-class ReadError extends Error {
-  constructor(readonly wire: WireError) {
-    super(wire.error.message);
-  }
-}
-
-async function result(dispatcher: Dispatcher, method: string, params: Item): Promise<Item> {
-  const outcome = await dispatcher.call(method, params);
-  if (!outcome.ok) throw new ReadError(outcome.error);
-  return outcome.result;
-}
-
-/** Pages through a list method until it has everything. */
-async function listAll(dispatcher: Dispatcher, method: string, params: Item = {}): Promise<Item[]> {
-  const rows: Item[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await result(dispatcher, method, { ...params, limit: 500, ...(cursor ? { cursor } : {}) });
-    rows.push(...((page.items as Item[] | undefined) ?? []));
-    cursor = page.next_cursor as string | undefined;
-  } while (cursor);
-  return rows;
-}
 
 const pick = (row: Item, keys: readonly string[]): Item =>
   Object.fromEntries(keys.filter((key) => key in row).map((key) => [key, row[key]]));
@@ -103,7 +79,7 @@ export class SnapshotSource {
       try {
         return await read();
       } catch (err) {
-        const wire = err instanceof ReadError ? err.wire.error : { code: 'INTERNAL', message: String(err) };
+        const wire = err instanceof CallFailed ? err.wire.error : { code: 'INTERNAL', message: String(err) };
         errors.push({ section: name, code: wire.code, message: wire.message });
         return fallback;
       }

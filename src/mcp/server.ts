@@ -14,6 +14,7 @@ import {
 import { invalid } from '../core/errors.js';
 import { GROUPS, type Group } from '../registry/define.js';
 import type { CallOutcome, Dispatcher } from '../registry/dispatch.js';
+import { CallFailed, readAll, readResult } from '../registry/read.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { getPrompt, listPrompts } from './prompts.js';
 import { listResources, readResource } from './resources.js';
@@ -78,27 +79,22 @@ export interface McpBackend {
   locations(): Promise<{ stateDir: string; mirrorDir: string }>;
 }
 
+/** A failed read as an MCP error: InvalidParams for the caller's mistakes, else InternalError, carrying the wire error. */
+function toMcpError(method: string, err: unknown): unknown {
+  if (!(err instanceof CallFailed)) return err;
+  const error = err.wire.error;
+  const code = error.code === 'INVALID_ARGUMENT' || error.code === 'NOT_FOUND' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
+  return new McpError(code, `${method}: ${error.message}${error.hint ? ` ${error.hint}` : ''}`, error);
+}
+
 function backendOver(dispatcher: () => Promise<Dispatcher>): McpBackend {
-  const call = async (method: string, params: Item = {}): Promise<Item> => {
-    const outcome = await (await dispatcher()).call(method, params);
-    if (outcome.ok) return outcome.result;
-    const error = outcome.error.error;
-    const code = error.code === 'INVALID_ARGUMENT' || error.code === 'NOT_FOUND' ? ErrorCode.InvalidParams : ErrorCode.InternalError;
-    throw new McpError(code, `${method}: ${error.message}${error.hint ? ` ${error.hint}` : ''}`, error);
-  };
+  const call = async (method: string, params: Item = {}): Promise<Item> =>
+    readResult(await dispatcher(), method, params).catch((err: unknown) => Promise.reject(toMcpError(method, err)));
   let locations: Promise<{ stateDir: string; mirrorDir: string }> | undefined;
   return {
     call,
-    async all(method, params = {}) {
-      const items: Item[] = [];
-      let cursor: unknown;
-      do {
-        const page = await call(method, { ...params, limit: 500, ...(typeof cursor === 'string' ? { cursor } : {}) });
-        items.push(...((page.items as Item[] | undefined) ?? []));
-        cursor = page.next_cursor;
-      } while (typeof cursor === 'string');
-      return items;
-    },
+    all: async (method, params = {}) =>
+      readAll(await dispatcher(), method, params).catch((err: unknown) => Promise.reject(toMcpError(method, err))),
     locations() {
       // workspace.init only reports what opening the services already prepared; its paths are fixed for this process.
       locations ??= call('workspace.init').then((info) => ({ stateDir: String(info.state_dir), mirrorDir: String(info.mirror_dir) }));

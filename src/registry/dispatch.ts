@@ -31,6 +31,11 @@ export interface DispatcherOptions {
 /** Per-call options of a surface that watches long operations (a CLI on a terminal). */
 export interface CallOptions {
   progress?: (step: string) => void;
+  /**
+   * A supervisor's read (dashboard, CLI views, the status resource): a session_id in the params
+   * scopes the call but is not that session's activity, so it does not keep a silent session live.
+   */
+  observer?: boolean;
 }
 
 export type CallOutcome = { ok: true; result: Record<string, unknown> } | { ok: false; error: WireError };
@@ -86,8 +91,10 @@ export class Dispatcher {
     const adopted = def.adoptSession?.(result);
     if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
       this.adoptedSessionId = adopted;
-    if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
-    if (actor.threadId !== undefined) this.touchThread(ctx, actor.threadId);
+    if (!options.observer) {
+      if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
+      if (actor.threadId !== undefined) this.touchThread(ctx, actor.threadId);
+    }
     const body = asObject(result);
     // A child learns of messages (and queued directives) with its next tool call; inbox.* calls manage them directly.
     if (actor.threadId !== undefined && def.group !== 'orch_inbox') {

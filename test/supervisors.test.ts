@@ -1,0 +1,69 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDispatcher } from '../src/app/services.js';
+import { startDashboard } from '../src/http/server.js';
+import { cli } from './helpers/cli.js';
+import { type Harness, openHarness, quickSession } from './helpers/dispatch.js';
+import { commitFiles, openWorkSession, writeConfig } from './helpers/git-plane.js';
+
+const harnesses: Harness[] = [];
+afterAll(() => {
+  for (const h of harnesses) h.repo.cleanup();
+});
+const fresh = () => {
+  const h = openHarness();
+  harnesses.push(h);
+  return h;
+};
+
+describe('people watching do not change what they watch', () => {
+  it('a silent session stays suspended while the CLI views and the dashboard read it', async () => {
+    const h = fresh();
+    const id = await quickSession(h, { heartbeat_timeout_seconds: 10 });
+    h.db()
+      .prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?')
+      .run(Date.now() - 60_000, id);
+    const live = () =>
+      (cli(h.repo.path, ['status', '--json']).json as { sessions: { id: number; live: boolean }[] }).sessions.find((s) => s.id === id)!
+        .live;
+    expect(live()).toBe(false);
+    // The threads view lists each session's children by naming the session.
+    expect(cli(h.repo.path, ['threads', '--json']).code).toBe(0);
+    const dashboard = await startDashboard({ cwd: h.repo.path, env: { PATH: process.env.PATH }, log: () => {} });
+    try {
+      const response = await fetch(`http://127.0.0.1:${dashboard.port}/api/snapshot`, {
+        headers: { authorization: `Bearer ${dashboard.token}` },
+      });
+      expect(response.status).toBe(200);
+      expect(JSON.stringify(await response.json())).toContain(`"id":${id}`);
+    } finally {
+      await dashboard.close();
+    }
+    expect(live()).toBe(false);
+  });
+
+  it('a second queue run started from the same process (a second click) does not run alongside the first', async () => {
+    const h = fresh();
+    const marker = join(h.repo.path, '..', 'gate-runs');
+    writeFileSync(marker, '');
+    writeConfig(h, {
+      gate: {
+        command: [process.execPath, '-e', `require('fs').appendFileSync(${JSON.stringify(marker)}, 'run\\n'); setTimeout(() => {}, 800)`],
+      },
+    });
+    const s = await openWorkSession(h, 'double click');
+    const child = (await h.ok('worktree.spawn', { name: 'slow', session_id: s.sessionId })).worktree;
+    commitFiles(child.path, { 'src/slow.ts': 'export const slow = 1;\n' }, 'slow');
+    await h.ok('merge.main.request', { from_worktree_id: child.id, session_id: s.sessionId });
+    // One dispatcher without identity, as the dashboard has.
+    const supervisor = createDispatcher(h.repo.path, { PATH: process.env.PATH });
+    const [first, second] = await Promise.all([
+      supervisor.call('merge.main.process', {}),
+      new Promise((resolve) => setTimeout(resolve, 200)).then(() => supervisor.call('merge.main.process', {})),
+    ]);
+    expect(first.ok && (first.result.processed as { state: string }[]).map((item) => item.state)).toEqual(['merged']);
+    expect(second.ok ? 'ok' : second.error.error.code).toBe('LOCKED');
+    expect(readFileSync(marker, 'utf8')).toBe('run\n');
+  });
+});
