@@ -75,13 +75,10 @@ export async function runAgents(ctx: StageContext & { signal: AbortSignal; state
       ...(result as { thread: ThreadView; worktree: { id: number; branch: string }; attach_info: { command: string } | null }),
     };
   };
-  // The first spawn makes the tmux session; the other two then join it together. (Spawned all at
-  // once, a second child can find the session made but not yet tagged as this repository's, and
-  // open a session of its own.)
-  const [first, ...rest] = AGENTS;
-  const spawned = [await spawn(first!)];
-  // Settled, not raced: a failed spawn must not leave another one launching after cleanup.
-  for (const outcome of await Promise.allSettled(rest.map(spawn))) {
+  // All three at once, as a root would. Settled, not raced: a failed spawn must not leave another
+  // one launching after cleanup.
+  const spawned: Awaited<ReturnType<typeof spawn>>[] = [];
+  for (const outcome of await Promise.allSettled(AGENTS.map(spawn))) {
     if (outcome.status === 'rejected') throw outcome.reason;
     spawned.push(outcome.value);
   }
@@ -164,13 +161,14 @@ export async function landWork(ctx: StageContext & { agents: AgentRun }): Promis
     say(`queue: item ${queued.id} ← ${agent.name} (${queued.source_branch})`);
   }
 
-  ctx.setStep('process the queue');
-  const results: QueueView[] = [];
-  for (;;) {
+  const latest = new Map<number, QueueView>();
+  // A few extra turns for an item re-queued because main moved; an item parked as waiting (or an
+  // unexpected state) ends the loop, since the queue would hand it back on every turn.
+  for (let turn = 0; turn < AGENTS.length + 3; turn++) {
+    ctx.setStep('process the queue'); // also where Ctrl-C is noticed
     const processed = (await call('merge.main.process', { max_items: 1 })).processed as QueueView[];
-    if (processed.length === 0) break;
     for (const item of processed) {
-      results.push(item);
+      latest.set(item.id, item);
       const name = nameOf.get(item.source_worktree_id) ?? `worktree ${item.source_worktree_id}`;
       const gate = item.gate_log_tail?.trim().split('\n').at(-1);
       if (item.state === 'merged') say(`queue: item ${item.id} (${name}) merged onto main${gate ? `; gate: ${gate}` : ''}`);
@@ -178,7 +176,9 @@ export async function landWork(ctx: StageContext & { agents: AgentRun }): Promis
         say(`queue: item ${item.id} (${name}) conflict in ${item.conflict_files.join(', ')}; main unchanged`);
       else say(`queue: item ${item.id} (${name}) ${item.state}: ${item.reason ?? ''}`);
     }
+    if (processed.length === 0 || processed.some((item) => item.state === 'waiting' || item.state === 'blocked_by_review')) break;
   }
+  const results = [...latest.values()];
   const wrong = results.filter((item) => EXPECTED[nameOf.get(item.source_worktree_id) as AgentName] !== item.state);
   if (wrong.length > 0 || results.length !== AGENTS.length) {
     const got = results.map((item) => `item ${item.id} ${item.state} (${item.reason ?? ''})`).join('; ');
