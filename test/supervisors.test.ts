@@ -66,4 +66,22 @@ describe('people watching do not change what they watch', () => {
     expect(second.ok ? 'ok' : second.error.error.code).toBe('LOCKED');
     expect(readFileSync(marker, 'utf8')).toBe('run\n');
   });
+
+  it('a queue run whose lease ran out during a long gate still reports its merge when another holder took the lock', async () => {
+    const h = fresh();
+    writeConfig(h, { merge_lock_ttl_seconds: 1, gate: { command: [process.execPath, '-e', 'setTimeout(() => {}, 2500)'] } });
+    const s = await openWorkSession(h, 'long gate');
+    const other = await quickSession(h);
+    const child = (await h.ok('worktree.spawn', { name: 'long', session_id: s.sessionId })).worktree;
+    commitFiles(child.path, { 'src/long.ts': 'export const long = 1;\n' }, 'long');
+    await h.ok('merge.main.request', { from_worktree_id: child.id, session_id: s.sessionId });
+    const run = h.ok('merge.main.process', { session_id: s.sessionId });
+    await new Promise((resolve) => setTimeout(resolve, 1800)); // the 1 s lease has run out; the gate still runs
+    await h.ok('merge.main.acquire_lock', { session_id: other, ttl_seconds: 60 });
+    expect((await run).processed.map((item: { state: string }) => item.state)).toEqual(['merged']);
+    // The other holder keeps the lock the finished run no longer had.
+    expect(h.db().prepare("SELECT holder_key FROM named_locks WHERE name = 'main-merge'").get()).toEqual({
+      holder_key: `session:${other}`,
+    });
+  });
 });

@@ -3,7 +3,7 @@ import type { CoreContext } from './context.js';
 import { isOwnerLive, ownerKeyOf } from './identity.js';
 import { toJson } from './json.js';
 import { conflictingLocks } from './locks.js';
-import { LockNames, releaseNamedLock, tryNamedLock, waitForNamedLock } from './named-locks.js';
+import { LockNames, releaseIfHeld, tryNamedLock, waitForNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
 import { type QueueRow, type QueueState, queueWire } from './merge-queue.js';
@@ -251,7 +251,7 @@ export async function processQueue(ctx: CoreContext, input: ProcessInput) {
       processed.push(queueWire(row));
     }
   } finally {
-    if (!taken.reentered) releaseNamedLock(ctx, LockNames.mainMerge, holder);
+    if (!taken.reentered) releaseIfHeld(ctx, LockNames.mainMerge, holder);
   }
   const counts = ctx.store.read((sql) =>
     sql.all<{ state: string; n: number }>('SELECT state, count(*) AS n FROM merge_queue GROUP BY state ORDER BY state'),

@@ -91,6 +91,17 @@ export function releaseNamedLock(ctx: CoreContext, name: string, holder: string,
   );
 }
 
+/**
+ * Releases the lock only if `holder` still has it; never throws. For the end of a holder's own
+ * work: a lease that ran out meanwhile may have been taken over, and that must not turn finished
+ * work into an error.
+ */
+export function releaseIfHeld(ctx: CoreContext, name: string, holder: string): boolean {
+  return ctx.store.write((sql) => sql.run('DELETE FROM named_locks WHERE name = ? AND holder_key = ?', [name, holder]).changes > 0, {
+    ledger: false,
+  });
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Takes the lock, waiting up to `waitMs` (polling with backoff) while someone else holds it. */
@@ -118,6 +129,6 @@ export async function withNamedLock<T>(
   try {
     return await fn();
   } finally {
-    if (!taken.reentered) releaseNamedLock(ctx, name, holder);
+    if (!taken.reentered) releaseIfHeld(ctx, name, holder);
   }
 }

@@ -88,7 +88,7 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
 /** Runs a `git worktree add` while no other codestrator process adds one (see LockNames.worktreeAdmin). */
 export function withWorktreeAdmin<T>(ctx: CoreContext, purpose: string, fn: () => Promise<T>): Promise<T> {
   const holder = `${purpose}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-  return withNamedLock(ctx, LockNames.worktreeAdmin, holder, { ttlSeconds: 120, waitMs: 120_000 }, fn);
+  return withNamedLock(ctx, LockNames.worktreeAdmin, holder, { ttlSeconds: 600, waitMs: 120_000 }, fn);
 }
 
 /** Removes a worktree this call created (directory, branch and row), leaving no trace. */
