@@ -64,6 +64,22 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('returns rows as plain objects whatever the column names are', () => {
+    const store = new SqliteStore(join(dir, 'names.db'));
+    const row = store.read((sql) =>
+      sql.get<Record<string, unknown>>(`SELECT 1 AS "__proto__", 'a' AS "x""y}\`\${z}", 2 AS id, 3 AS id, NULL AS "n"`),
+    )!;
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+    expect(Object.entries(row)).toEqual([
+      ['__proto__', 1],
+      ['x"y}`${z}', 'a'],
+      ['id', 3], // a repeated name keeps the last value, as better-sqlite3's own rows do
+      ['n', null],
+    ]);
+    expect(store.read((sql) => sql.all('SELECT 1 AS a WHERE 0'))).toEqual([]);
+    store.close();
+  });
+
   it('rolls a failed write back whole', () => {
     const store = new SqliteStore(join(dir, 'rollback.db'));
     expect(() =>

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDispatcher } from '../src/app/services.js';
+import { readResult } from '../src/registry/read.js';
 import { startDashboard } from '../src/http/server.js';
 import { cli } from './helpers/cli.js';
 import { type Harness, openHarness, quickSession } from './helpers/dispatch.js';
@@ -83,5 +84,16 @@ describe('people watching do not change what they watch', () => {
     expect(h.db().prepare("SELECT holder_key FROM named_locks WHERE name = 'main-merge'").get()).toEqual({
       holder_key: `session:${other}`,
     });
+  });
+
+  it("an observer read made as a thread leaves the thread's messages pending", async () => {
+    const h = fresh();
+    const sessionId = await quickSession(h);
+    const thread = (await h.ok('session.list', {})).items.find((row: { id: number }) => row.id === sessionId).root_thread_id as number;
+    await h.ok('inbox.send', { receiver_thread_id: thread, message: 'please rebase', session_id: await quickSession(h) });
+    const child = createDispatcher(h.repo.path, { PATH: process.env.PATH, CODESTRATOR_THREAD_ID: String(thread) });
+    expect(await readResult(child, 'thread.child.list')).not.toHaveProperty('inbox');
+    const surfaced = await child.call('thread.child.list', {});
+    expect(surfaced.ok && surfaced.result.inbox).toEqual([expect.objectContaining({ message: 'please rebase' })]);
   });
 });

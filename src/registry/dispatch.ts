@@ -33,7 +33,8 @@ export interface CallOptions {
   progress?: (step: string) => void;
   /**
    * A supervisor's read (dashboard, CLI views, the status resource): a session_id in the params
-   * scopes the call but is not that session's activity, so it does not keep a silent session live.
+   * scopes the call but is not that session's activity, so it does not keep a silent session live
+   * (nor hand a thread its pending messages).
    */
   observer?: boolean;
 }
@@ -97,7 +98,7 @@ export class Dispatcher {
     }
     const body = asObject(result);
     // A child learns of messages (and queued directives) with its next tool call; inbox.* calls manage them directly.
-    if (actor.threadId !== undefined && def.group !== 'orch_inbox') {
+    if (actor.threadId !== undefined && def.group !== 'orch_inbox' && !options.observer) {
       const inbox = takePendingFor(ctx, actor.threadId);
       if (inbox.length > 0) return { ...body, inbox, inbox_note: 'Messages for you from other threads; they are now marked delivered.' };
     }

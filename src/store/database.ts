@@ -33,9 +33,12 @@ interface Prepared {
  * to copy (a spread of a 20-column row costs microseconds) and every wire view copies rows, so
  * reads take raw arrays and this generated constructor, whose keys are the statement's column
  * names (from our own SQL), JSON-quoted. A repeated name keeps the last value, as SQLite's rows do.
+ * Names are read once per statement: the schema only changes in migrations, which run on open.
  */
 function rowFactory(columns: readonly string[]): (values: unknown[]) => Record<string, unknown> {
-  const fields = columns.map((name, index) => `${JSON.stringify(name)}: v[${index}]`).join(', ');
+  // `__proto__: x` in a literal would set the prototype; a computed key defines a plain property.
+  const key = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
+  const fields = columns.map((name, index) => `${key(name)}: v[${index}]`).join(', ');
   return new Function('v', `return { ${fields} };`) as (values: unknown[]) => Record<string, unknown>;
 }
 
