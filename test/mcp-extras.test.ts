@@ -1,17 +1,19 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, ROOT, cleanEnv } from './helpers/cli.js';
 import { type McpHandle, connectMcp } from './helpers/mcp.js';
-import { type TempRepo, makeRepo } from './helpers/repo.js';
+import { type TempRepo, git, makeRepo } from './helpers/repo.js';
 import { privateTmux } from './helpers/tmux.js';
 
 /**
  * MCP extras over stdio against the built server: the role templates as prompts (a repository
- * override wins), the status snapshot and the Markdown mirror as resources (the mirror is current
- * when read), proper MCP errors for unknown names, and the same surface for a 2024-11-05 client.
+ * override wins), the status snapshot and the Markdown mirror as resources (the rendered mirror is
+ * current when read, other files are never overwritten), nothing created where codestrator has no
+ * state, proper MCP errors for unknown names, and the same surface for a 2024-11-05 client.
  */
 
 type Json = Record<string, any>;
@@ -41,20 +43,24 @@ async function mcpError(request: Promise<unknown>): Promise<McpError> {
   return error as McpError;
 }
 
-const promptText = async (name: string, args?: Record<string, string>) => {
-  const result = await mcp.client.getPrompt({ name, ...(args ? { arguments: args } : {}) });
+const promptText = (name: string, args?: Record<string, string>) => promptTextOf(mcp, name, args);
+
+async function promptTextOf(server: McpHandle, name: string, args?: Record<string, string>): Promise<string> {
+  const result = await server.client.getPrompt({ name, ...(args ? { arguments: args } : {}) });
   expect(result.messages).toHaveLength(1);
   expect(result.messages[0]!.role).toBe('user');
   const content = result.messages[0]!.content as { type: string; text: string };
   expect(content.type).toBe('text');
   return content.text;
-};
+}
 
-const readText = async (uri: string) => {
-  const result = await mcp.client.readResource({ uri });
+const readText = (uri: string) => readTextOf(mcp, uri);
+
+async function readTextOf(server: McpHandle, uri: string): Promise<{ uri: string; mimeType: string; text: string }> {
+  const result = await server.client.readResource({ uri });
   expect(result.contents).toHaveLength(1);
   return result.contents[0] as { uri: string; mimeType: string; text: string };
-};
+}
 
 beforeAll(async () => {
   tmux = privateTmux();
@@ -233,21 +239,37 @@ describe('resources: the status snapshot and the mirror', () => {
     expect((await ok('orch_system', 'mirror.status')).outdated).toBe(false);
   });
 
-  it('other Markdown files of the mirror are listed and read, each brought up to date', async () => {
+  it('the last render target is brought up to date; any other Markdown file is served as it is, never overwritten', async () => {
+    const mirrorDir = join(stateDir, 'mirror');
     await ok('orch_system', 'mirror.refresh', { requester_role: 'doc-mirror-manager', target_path: 'teams/backend notes.md' });
+    mkdirSync(join(mirrorDir, 'people'), { recursive: true });
+    const handwritten = '# Our notes\n\nKept by hand; codestrator must not touch this.\n';
+    writeFileSync(join(mirrorDir, 'people', 'notes.md'), handwritten);
     const { resources } = await mcp.client.listResources();
     expect(resources.map((resource) => resource.uri)).toEqual([
       'codestrator://status',
+      'codestrator://mirror/people/notes.md',
       'codestrator://mirror/status.md',
       'codestrator://mirror/teams/backend%20notes.md',
     ]);
+    // teams/backend notes.md is what mirror.refresh rendered last: reading it brings it up to date.
     await ok('orch_task', 'task.create', { level: 'epic', title: 'Epic for the notes file' });
     const notes = await readText('codestrator://mirror/teams/backend%20notes.md');
     expect(notes.text).toContain('Epic for the notes file');
-    expect(readFileSync(join(stateDir, 'mirror', 'teams', 'backend notes.md'), 'utf8')).toBe(notes.text);
+    expect(readFileSync(join(mirrorDir, 'teams', 'backend notes.md'), 'utf8')).toBe(notes.text);
     // The ledger has not moved since, but status.md was rendered before that epic: it is rendered again.
     expect((await ok('orch_system', 'mirror.status')).outdated).toBe(false);
     expect((await readText('codestrator://mirror/status.md')).text).toContain('Epic for the notes file');
+    // With the ledger moved on, neither the hand-written file nor the old render target is written.
+    await ok('orch_task', 'task.create', { level: 'epic', title: 'Epic after the notes' });
+    const kept = await readText('codestrator://mirror/people/notes.md');
+    expect(kept).toEqual({ uri: 'codestrator://mirror/people/notes.md', mimeType: 'text/markdown', text: handwritten });
+    expect(readFileSync(join(mirrorDir, 'people', 'notes.md'), 'utf8')).toBe(handwritten);
+    const stale = await readText('codestrator://mirror/teams/backend%20notes.md');
+    expect(stale.text).toBe(notes.text);
+    expect(stale.text).not.toContain('Epic after the notes');
+    const status = await ok('orch_system', 'mirror.status');
+    expect(status).toMatchObject({ outdated: true, md_path: join(mirrorDir, 'status.md') });
   });
 
   it('unknown resources: "resource not found" (-32002) naming the URI, and nothing is written', async () => {
@@ -266,6 +288,79 @@ describe('resources: the status snapshot and the mirror', () => {
       expect(error.data).toEqual({ uri });
     }
     expect(existsSync(join(stateDir, 'mirror', 'missing.md'))).toBe(false);
+  });
+});
+
+describe('where codestrator has no state, listing and reading create none', () => {
+  const NO_STATE_STATUS = {
+    initialized: false,
+    ledger_version: null,
+    sessions: [],
+    cases_in_progress: [],
+    locks: [],
+    threads: [],
+    queue: [],
+  };
+
+  it('in a fresh repository: shipped prompts, the status resource only, an empty snapshot, no .codestrator/', async () => {
+    const fresh = makeRepo('fresh-repo');
+    const exclude = join(fresh.path, '.git', 'info', 'exclude');
+    const excludeBefore = readFileSync(exclude, 'utf8');
+    const noState = () => {
+      expect(existsSync(join(fresh.path, '.codestrator'))).toBe(false);
+      expect(readFileSync(exclude, 'utf8')).toBe(excludeBefore);
+      expect(git(fresh.path, 'status', '--porcelain', '--ignored')).toBe('');
+    };
+    const client = await connectMcp(fresh.path, tmux.env);
+    try {
+      // What Claude Code and Gemini do on connect.
+      const { prompts } = await client.client.listPrompts();
+      const { resources } = await client.client.listResources();
+      noState();
+      expect(prompts.map((prompt) => prompt.name)).toEqual(ROLES);
+      expect(resources.map((resource) => resource.uri)).toEqual(['codestrator://status']);
+      expect(resources[0]!.description).toContain('initialized: false');
+      expect(await promptTextOf(client, 'worker')).toContain('You are a codestrator worker');
+      const missingTask = await mcpError(client.client.getPrompt({ name: 'worker', arguments: { task_id: '1' } }));
+      expect(missingTask.code).toBe(-32602);
+      expect(missingTask.message).toContain('Task 1 does not exist: codestrator has no state in this repository yet');
+      const status = JSON.parse((await readTextOf(client, 'codestrator://status')).text) as Json;
+      expect(status).toMatchObject(NO_STATE_STATUS);
+      expect(status.hint).toContain(`${join(fresh.path, '.codestrator')} does not exist`);
+      expect(status.hint).toContain('workspace.init');
+      const mirror = await mcpError(client.client.readResource({ uri: 'codestrator://mirror/status.md' }));
+      expect(mirror.code).toBe(-32002);
+      expect(mirror.message).toContain('Resources: codestrator://status only: codestrator has no state');
+      noState();
+      // Once the state exists (here through this server's own workspace.init), the same server sees it.
+      expect((await client.tool('orch_session', 'workspace.init')).isError).toBe(false);
+      const after = await client.client.listResources();
+      expect(after.resources.map((resource) => resource.uri)).toEqual(['codestrator://status', 'codestrator://mirror/status.md']);
+      expect(JSON.parse((await readTextOf(client, 'codestrator://status')).text)).toMatchObject({ initialized: true, sessions: [] });
+    } finally {
+      await client.close();
+      fresh.cleanup();
+    }
+  });
+
+  it('outside any repository: prompts/list works, resources/list lists status, whose snapshot says why', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cs-norepo-')));
+    const client = await connectMcp(dir, tmux.env);
+    try {
+      const { prompts } = await client.client.listPrompts();
+      expect(prompts.map((prompt) => prompt.name)).toEqual(ROLES);
+      expect(prompts[0]!.description).toBe('You are a codestrator worker run by the ROOT orchestrator. Do only the assigned case.');
+      expect(await promptTextOf(client, 'verifier')).toContain('Verify the deliverable meets the goal');
+      const { resources } = await client.client.listResources();
+      expect(resources.map((resource) => resource.uri)).toEqual(['codestrator://status']);
+      const status = JSON.parse((await readTextOf(client, 'codestrator://status')).text) as Json;
+      expect(status).toMatchObject(NO_STATE_STATUS);
+      expect(status.hint).toContain(`${dir} is not inside a git repository`);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Workspace } from '../core/ports.js';
-import { excludeFile, locateRepository } from '../git/repository.js';
+import { type RepositoryLocation, excludeFile, locateRepository } from '../git/repository.js';
 
 /** Raised when codestrator is started outside a usable git repository. */
 export class WorkspaceError extends Error {
@@ -11,11 +11,27 @@ export class WorkspaceError extends Error {
 export const STATE_DIR_NAME = '.codestrator';
 
 /**
- * Finds the repository from `cwd` (any of its worktrees) and prepares the state directory:
- * `<main worktree root>/.codestrator`, or CODESTRATOR_STATE_DIR when set, listed in
- * `.git/info/exclude` so it never shows up as untracked.
+ * Where the repository's state lives, found from `cwd` (any of its worktrees) without creating
+ * anything: `<main worktree root>/.codestrator`, or CODESTRATOR_STATE_DIR when set. For readers
+ * that must not leave state behind (MCP prompts and resources listed by a client on connect).
+ */
+export async function locateWorkspace(cwd: string, env: NodeJS.ProcessEnv): Promise<Workspace> {
+  return (await locate(cwd, env)).workspace;
+}
+
+/**
+ * Finds the repository from `cwd` (any of its worktrees) and prepares the state directory
+ * (locateWorkspace's paths), listed in `.git/info/exclude` so it never shows up as untracked.
  */
 export async function resolveWorkspace(cwd: string, env: NodeJS.ProcessEnv): Promise<Workspace> {
+  const { workspace, location } = await locate(cwd, env);
+  for (const dir of [workspace.worktreesDir, workspace.logsDir, workspace.mirrorDir]) mkdirSync(dir, { recursive: true });
+  if (workspace.stateDir.startsWith(location.mainRoot + '/'))
+    ensureExcluded(excludeFile(location), `/${workspace.stateDir.slice(location.mainRoot.length + 1)}/`);
+  return workspace;
+}
+
+async function locate(cwd: string, env: NodeJS.ProcessEnv): Promise<{ workspace: Workspace; location: RepositoryLocation }> {
   const start = env.CODESTRATOR_REPO ? resolve(cwd, env.CODESTRATOR_REPO) : cwd;
   let location;
   try {
@@ -36,10 +52,7 @@ export async function resolveWorkspace(cwd: string, env: NodeJS.ProcessEnv): Pro
     logsDir: join(stateDir, 'logs'),
     mirrorDir: join(stateDir, 'mirror'),
   };
-  for (const dir of [workspace.worktreesDir, workspace.logsDir, workspace.mirrorDir]) mkdirSync(dir, { recursive: true });
-  if (stateDir.startsWith(location.mainRoot + '/'))
-    ensureExcluded(excludeFile(location), `/${stateDir.slice(location.mainRoot.length + 1)}/`);
-  return workspace;
+  return { workspace, location };
 }
 
 function ensureExcluded(file: string, pattern: string): void {

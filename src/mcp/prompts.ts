@@ -1,5 +1,5 @@
 import { ErrorCode, type GetPromptResult, McpError, type Prompt, type PromptArgument } from '@modelcontextprotocol/sdk/types.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { nodeFiles } from '../app/files.js';
 import { ROLES, type Role, type TemplateSource, buildPrompt, loadTemplate } from '../core/prompts.js';
 import { packageRoot } from '../registry/bundle-info.js';
@@ -26,10 +26,19 @@ const BASE_ARGUMENTS: PromptArgument[] = [
 const isRole = (name: string): name is Role => (ROLES as readonly string[]).includes(name);
 const invalidParams = (message: string) => new McpError(ErrorCode.InvalidParams, message);
 
+/**
+ * Without state (codestrator not initialised here, or no repository) there is no override
+ * directory: the filter lets only the shipped templates through, and the state dir is never read.
+ */
+const SHIPPED_ONLY: TemplateSource = {
+  files: { readText: (path) => (dirname(path) === TEMPLATES_DIR ? nodeFiles.readText(path) : null) },
+  workspace: { stateDir: TEMPLATES_DIR },
+};
+
 /** Templates are read as children read them: the repository's override in .codestrator/templates/ wins. */
 async function templateSource(backend: McpBackend): Promise<TemplateSource> {
-  const { stateDir } = await backend.locations();
-  return { files: nodeFiles, workspace: { stateDir } };
+  const where = await backend.locations();
+  return where.initialized ? { files: nodeFiles, workspace: { stateDir: where.stateDir } } : SHIPPED_ONLY;
 }
 
 /** The template's {{placeholders}}, each once, in order of appearance. */
@@ -84,9 +93,12 @@ function parseAssignment(text: string | undefined): { spec: Record<string, unkno
   throw invalidParams('assignment must be plain text or a JSON object.');
 }
 
+/** The task a prompt is about; without state there are no tasks, and asking must not create the state. */
 async function readTask(backend: McpBackend, raw: string | undefined): Promise<{ id: number; level: string; title: string } | null> {
   if (raw === undefined || raw.trim() === '') return null;
   if (!/^[1-9][0-9]*$/.test(raw.trim())) throw invalidParams(`task_id must be a positive integer, not ${JSON.stringify(raw)}.`);
+  const where = await backend.locations();
+  if (!where.initialized) throw invalidParams(`task.get: Task ${raw.trim()} does not exist: ${where.reason}`);
   const view = await backend.call('task.get', { task_id: Number(raw.trim()) });
   return view.task as { id: number; level: string; title: string };
 }

@@ -11,6 +11,7 @@ import {
   McpError,
   ReadResourceRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { existsSync } from 'node:fs';
 import { invalid } from '../core/errors.js';
 import { GROUPS, type Group } from '../registry/define.js';
 import type { CallOutcome, Dispatcher } from '../registry/dispatch.js';
@@ -69,14 +70,26 @@ export async function callTool(dispatcher: Dispatcher, tool: string, args: unkno
 
 type Item = Record<string, unknown>;
 
+/** The state and mirror directories of the repository the server runs in. */
+export interface StatePaths {
+  stateDir: string;
+  mirrorDir: string;
+}
+
+/**
+ * Whether codestrator has state here: a client lists prompts and resources on connect, in any
+ * repository, so those answers must never create it. `reason` says why not and how to start.
+ */
+export type StateLocation = ({ initialized: true } & StatePaths) | { initialized: false; reason: string };
+
 /** What prompts and resources need from the server: dispatcher calls that fail as MCP errors, and where the state lives. */
 export interface McpBackend {
   /** One call's result; a failure is an McpError (InvalidParams for the caller's mistakes, else InternalError) carrying the wire error. */
   call(method: string, params?: Item): Promise<Item>;
   /** Every item of a list method, page after page. */
   all(method: string, params?: Item): Promise<Item[]>;
-  /** The repository's state and mirror directories, asked once: they do not move while the server runs. */
-  locations(): Promise<{ stateDir: string; mirrorDir: string }>;
+  /** Where the state is, found without creating anything; whether it exists is checked on every request. */
+  locations(): Promise<StateLocation>;
 }
 
 /** A failed read as an MCP error: InvalidParams for the caller's mistakes, else InternalError, carrying the wire error. */
@@ -87,19 +100,29 @@ function toMcpError(method: string, err: unknown): unknown {
   return new McpError(code, `${method}: ${error.message}${error.hint ? ` ${error.hint}` : ''}`, error);
 }
 
-function backendOver(dispatcher: () => Promise<Dispatcher>): McpBackend {
+function backendOver(dispatcher: () => Promise<Dispatcher>, locate: () => Promise<StatePaths>): McpBackend {
   const call = async (method: string, params: Item = {}): Promise<Item> =>
     readResult(await dispatcher(), method, params).catch((err: unknown) => Promise.reject(toMcpError(method, err)));
-  let locations: Promise<{ stateDir: string; mirrorDir: string }> | undefined;
+  let paths: Promise<StatePaths> | undefined;
   return {
     call,
     all: async (method, params = {}) =>
       readAll(await dispatcher(), method, params).catch((err: unknown) => Promise.reject(toMcpError(method, err))),
-    locations() {
-      // workspace.init only reports what opening the services already prepared; its paths are fixed for this process.
-      locations ??= call('workspace.init').then((info) => ({ stateDir: String(info.state_dir), mirrorDir: String(info.mirror_dir) }));
-      locations.catch(() => (locations = undefined));
-      return locations;
+    async locations() {
+      // Not workspace.init: opening the services creates .codestrator/ and edits .git/info/exclude.
+      // The paths do not move while the server runs; a failure (no repository) is asked again next time.
+      paths ??= locate();
+      paths.catch(() => (paths = undefined));
+      let found: StatePaths;
+      try {
+        found = await paths;
+      } catch (err) {
+        return { initialized: false, reason: err instanceof Error ? err.message : String(err) };
+      }
+      // Checked each time: workspace.init (this server's, the CLI's, another agent's) may create it meanwhile.
+      if (existsSync(found.stateDir)) return { initialized: true, ...found };
+      const reason = `codestrator has no state in this repository yet (${found.stateDir} does not exist); orch_session workspace.init or \`codestrator init\` creates it.`;
+      return { initialized: false, reason };
     },
   };
 }
@@ -108,14 +131,20 @@ function backendOver(dispatcher: () => Promise<Dispatcher>): McpBackend {
  * Builds the MCP server; the transport is attached by the caller. The dispatcher (the method
  * table and the domain) is asked for only when a request needs it, and the tool list may come
  * from the build's manifest, so `initialize` and `tools/list` are answered without loading either.
+ * `locate` finds the state's paths without creating anything (it rejects outside a repository).
  */
-export function createMcpServer(options: { dispatcher: () => Promise<Dispatcher>; tools?: Tool[]; version: string }): Server {
+export function createMcpServer(options: {
+  dispatcher: () => Promise<Dispatcher>;
+  locate: () => Promise<StatePaths>;
+  tools?: Tool[];
+  version: string;
+}): Server {
   const server = new Server(
     { name: 'codestrator', version: options.version },
     { capabilities: { tools: {}, prompts: {}, resources: {} }, instructions: INSTRUCTIONS },
   );
   const { dispatcher } = options;
-  const backend = backendOver(dispatcher);
+  const backend = backendOver(dispatcher, options.locate);
   let tools = options.tools;
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (tools ??= buildTools((await dispatcher()).registry)) }));
   server.setRequestHandler(CallToolRequestSchema, async (request) =>

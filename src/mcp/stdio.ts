@@ -9,7 +9,8 @@ export async function serveStdio(cwd: string, env: NodeJS.ProcessEnv): Promise<v
   let loading: Promise<Dispatcher> | undefined;
   const dispatcher = () =>
     (loading ??= import('../app/services.js').then((services) => services.createDispatcher(cwd, env, { adoptSessions: true })));
-  const server = createMcpServer({ dispatcher, tools: readToolManifest(), version: packageVersion() });
+  const locate = () => import('../app/workspace.js').then((workspace) => workspace.locateWorkspace(cwd, env));
+  const server = createMcpServer({ dispatcher, locate, tools: readToolManifest(), version: packageVersion() });
   // Codex sends its first model request while its MCP servers start, so initialize and tools/list
   // are answered first; the method table loads right after, before the first call needs it.
   server.oninitialized = () => void dispatcher().catch(() => (loading = undefined));
