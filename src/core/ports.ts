@@ -115,6 +115,10 @@ export interface TmuxPort {
   install(): Promise<{ installed: boolean; log: string }>;
   /** The `-L <socket>` arguments a person needs to reach the same tmux server (empty for the default one). */
   readonly socketArgs: readonly string[];
+  /** The `-L` socket name of the server this port talks to; null for the default server. */
+  readonly socket: string | null;
+  /** The same operations on the server with that socket name (null: the default server); this port when it is the same. */
+  on(socket: string | null): TmuxPort;
 }
 
 /** Builds how a runner (codex, claude, gemini, command, script) is started; see runners/types.ts. */

@@ -3,6 +3,7 @@ import { CodestratorError, invalid } from './errors.js';
 import { checkOwnership, ownerKeyOf } from './identity.js';
 import { parseJson } from './json.js';
 import type { Sql } from './ports.js';
+import { closeWindow, paneOf, threadSocket, tmuxOf } from './thread-panes.js';
 import { type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
 import { reconcileThreads } from './thread-status.js';
 import { launchThread } from './threads.js';
@@ -37,31 +38,34 @@ function controlled(sql: Sql, ctx: CoreContext, input: ControlInput, method: str
   return row;
 }
 
-async function paneAlive(ctx: CoreContext, paneId: string | null): Promise<boolean> {
-  if (!paneId) return false;
-  const pane = (await ctx.tmux.listPanes()).find((candidate) => candidate.paneId === paneId);
-  return pane !== undefined && !pane.dead;
+/** The thread's own pane on its own server while its runner lives (never a pane that merely has its id). */
+async function livePane(ctx: CoreContext, row: ChildThreadRow): Promise<string | undefined> {
+  const pane = await paneOf(ctx, row);
+  return pane && !pane.dead ? pane.paneId : undefined;
 }
 
-async function waitForExit(ctx: CoreContext, paneId: string | null, ms: number): Promise<boolean> {
+async function waitForExit(ctx: CoreContext, row: ChildThreadRow, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (!(await paneAlive(ctx, paneId))) return true;
+    if (!(await livePane(ctx, row))) return true;
     await sleep(100);
   }
-  return !(await paneAlive(ctx, paneId));
+  return !(await livePane(ctx, row));
 }
 
 /** Ends the runner: its own exit keys first, then SIGTERM and SIGKILL to the pane's process group. */
 async function endRunner(ctx: CoreContext, row: ChildThreadRow): Promise<string> {
-  if (!(await paneAlive(ctx, row.pane_id))) return 'already exited';
+  const pane = await livePane(ctx, row);
+  if (!pane) return 'already exited';
+  const tmux = tmuxOf(ctx, row);
   const keys = parseJson<{ exit_keys?: string[] }>(row.runner_options, {}).exit_keys ?? [];
-  for (const key of keys) await ctx.tmux.typeText(row.pane_id!, key).catch(() => undefined);
-  if (keys.length > 0 && (await waitForExit(ctx, row.pane_id, 3000))) return 'exited on request';
-  if (row.pane_pid) ctx.tmux.signalProcessGroup(row.pane_pid, 'SIGTERM');
-  if (await waitForExit(ctx, row.pane_id, 3000)) return 'terminated (SIGTERM)';
-  if (row.pane_pid) ctx.tmux.signalProcessGroup(row.pane_pid, 'SIGKILL');
-  await waitForExit(ctx, row.pane_id, 2000);
+  for (const key of keys) await tmux.typeText(pane, key).catch(() => undefined);
+  if (keys.length > 0 && (await waitForExit(ctx, row, 3000))) return 'exited on request';
+  // The pane was just seen running pane_pid (paneOf checks it), so the group is the runner's.
+  if (row.pane_pid) tmux.signalProcessGroup(row.pane_pid, 'SIGTERM');
+  if (await waitForExit(ctx, row, 3000)) return 'terminated (SIGTERM)';
+  if (row.pane_pid) tmux.signalProcessGroup(row.pane_pid, 'SIGKILL');
+  await waitForExit(ctx, row, 2000);
   return 'killed (SIGKILL)';
 }
 
@@ -70,7 +74,7 @@ export async function stopChild(ctx: CoreContext, input: ControlInput & { termin
   const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.stop'));
   await reconcileThreads(ctx, [row]);
   const how = await endRunner(ctx, row);
-  if (input.terminate_pane && row.tmux_window_id) await ctx.tmux.killWindow(row.tmux_window_id);
+  if (input.terminate_pane) await closeWindow(ctx, row);
   const updated = ctx.store.write((sql) => {
     const now = ctx.now();
     sql.run(
@@ -86,9 +90,9 @@ export async function stopChild(ctx: CoreContext, input: ControlInput & { termin
 /** thread.child.interrupt: Ctrl-C to the runner (an interactive agent stops its current turn). */
 export async function interruptChild(ctx: CoreContext, input: ControlInput) {
   const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.interrupt'));
-  if (!(await paneAlive(ctx, row.pane_id)))
-    throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is not running.`, { field: 'thread_id' });
-  await ctx.tmux.sendKey(row.pane_id!, 'C-c');
+  const pane = await livePane(ctx, row);
+  if (!pane) throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is not running.`, { field: 'thread_id' });
+  await tmuxOf(ctx, row).sendKey(pane, 'C-c');
   return { result: 'interrupt_sent', thread: threadWire(row) };
 }
 
@@ -140,18 +144,25 @@ export async function directChild(ctx: CoreContext, input: ControlInput & { mode
     });
   }
   if (mode === 'interrupt_patch') {
-    if (!(await paneAlive(ctx, row.pane_id)))
-      throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is not running; use mode restart.`, { field: 'mode' });
-    await ctx.tmux.sendKey(row.pane_id!, 'C-c');
+    const pane = await livePane(ctx, row);
+    if (!pane) throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} is not running; use mode restart.`, { field: 'mode' });
+    const tmux = tmuxOf(ctx, row);
+    await tmux.sendKey(pane, 'C-c');
     await sleep(300); // Let the agent settle after the interrupt before the patch arrives.
-    await ctx.tmux.typeText(row.pane_id!, input.text);
+    // Checked again: the runner may have ended on the interrupt, and its pane with it.
+    if ((await livePane(ctx, row)) !== pane)
+      throw new CodestratorError('PRECONDITION_FAILED', `Thread ${row.id} ended on the interrupt; the text was not typed.`, {
+        field: 'mode',
+        hint: 'Use mode restart to start it again with the directive in its prompt.',
+      });
+    await tmux.typeText(pane, input.text);
     const id = ctx.store.write((sql) =>
       recordDirective(sql, ctx, row, mode, input.text, 'delivered', 'interrupted, then typed into the pane'),
     );
     return { directive_id: id, mode, delivery: 'interrupted and typed', thread: threadWire(row) };
   }
   await endRunner(ctx, row);
-  if (row.tmux_window_id) await ctx.tmux.killWindow(row.tmux_window_id);
+  await closeWindow(ctx, row);
   const restarted = ctx.store.write((sql) => {
     sql.run(
       "UPDATE threads SET status = 'starting', status_reason = 'restarting', generation = generation + 1, completed_at = NULL, updated_at = ? WHERE id = ?",
@@ -174,21 +185,25 @@ export async function stopSessionChildren(ctx: CoreContext, sessionId: number): 
   );
   for (const row of rows) {
     await endRunner(ctx, row);
-    if (row.tmux_window_id) await ctx.tmux.killWindow(row.tmux_window_id);
+    await closeWindow(ctx, row);
   }
-  const sessions = new Set(
-    ctx.store
-      .read((sql) =>
-        sql.all<{ tmux_session: string }>('SELECT DISTINCT tmux_session FROM threads WHERE session_id = ? AND tmux_session IS NOT NULL', [
-          sessionId,
-        ]),
-      )
-      .map((r) => r.tmux_session),
+  // Each viewer session on the server its threads ran on.
+  const sessions = new Map<string, { socket: string | null; name: string }>();
+  const named = ctx.store.read((sql) =>
+    sql.all<{ tmux_session: string; runner_options: string | null }>(
+      'SELECT tmux_session, runner_options FROM threads WHERE session_id = ? AND tmux_session IS NOT NULL',
+      [sessionId],
+    ),
   );
-  for (const name of sessions) {
+  for (const row of named) {
+    const socket = threadSocket(ctx, row);
+    sessions.set(JSON.stringify([socket, row.tmux_session]), { socket, name: row.tmux_session });
+  }
+  for (const { socket, name } of sessions.values()) {
+    const tmux = ctx.tmux.on(socket);
     // Only a session codestrator made for this repository, and only once it holds no other windows.
-    if ((await ctx.tmux.sessionOption(name, '@codestrator_repo')) !== ctx.workspace.repoPath) continue;
-    await ctx.tmux.killSession(name);
+    if ((await tmux.sessionOption(name, '@codestrator_repo')) !== ctx.workspace.repoPath) continue;
+    await tmux.killSession(name);
   }
   return rows.length;
 }

@@ -1,6 +1,7 @@
 import type { CoreContext } from './context.js';
 import { invalid } from './errors.js';
 import type { SessionRow } from './rows.js';
+import { tmuxOf } from './thread-panes.js';
 import { getThread, threadWire } from './thread-rows.js';
 import { attachInfo } from './threads.js';
 
@@ -12,21 +13,23 @@ export async function ensureRoot(ctx: CoreContext, input: { attach_thread_id?: n
   }
   const sessionId = input.session_id ?? ctx.actor.sessionId;
   if (sessionId === undefined) throw invalid('Pass session_id (or thread_id), or run with CODESTRATOR_SESSION_ID.', 'session_id');
-  const { session, root, viewer } = ctx.store.read((sql) => {
+  const { session, root, viewer, where } = ctx.store.read((sql) => {
     const session = sql.get<SessionRow>('SELECT * FROM sessions WHERE id = ?', [sessionId])!;
-    const viewer = sql.get<{ tmux_session: string }>(
-      'SELECT tmux_session FROM threads WHERE session_id = ? AND tmux_session IS NOT NULL ORDER BY id DESC LIMIT 1',
+    const viewer = sql.get<{ tmux_session: string; runner_options: string | null }>(
+      'SELECT tmux_session, runner_options FROM threads WHERE session_id = ? AND tmux_session IS NOT NULL ORDER BY id DESC LIMIT 1',
       [sessionId],
     );
     return {
       session,
       root: session.root_thread_id ? getThread(sql, session.root_thread_id) : null,
       viewer: viewer?.tmux_session ?? session.viewer_tmux_session,
+      // The viewer session lives on the server its latest child was launched on.
+      where: { runner_options: viewer?.runner_options ?? null },
     };
   });
   const version = await ctx.tmux.version();
-  const exists = viewer ? await ctx.tmux.hasSession(viewer) : false;
-  const attach = viewer && exists ? attachInfo(ctx, { tmux_session: viewer, tmux_window_id: null, pane_id: null }) : null;
+  const exists = viewer ? await tmuxOf(ctx, where).hasSession(viewer) : false;
+  const attach = viewer && exists ? attachInfo(ctx, { tmux_session: viewer, tmux_window_id: null, pane_id: null, ...where }) : null;
   if (input.attachOnly) return { session_id: session.id, attach_info: attach };
   return {
     session_id: session.id,

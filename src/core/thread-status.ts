@@ -6,6 +6,7 @@ import { parseJson } from './json.js';
 import type { PaneState } from './ports.js';
 import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
+import { ownPanes, paneOf, tmuxOf } from './thread-panes.js';
 import { attachInfo } from './threads.js';
 
 interface ExitRecord {
@@ -46,19 +47,20 @@ export function paneVerdict(
 /**
  * Notices on read that children ended: a finished runner (exit record written by pane-wrap), a
  * dead or vanished pane. Such threads are marked completed or failed with the reason, never left
- * "running". One tmux call for all threads.
+ * "running". One tmux call per server the threads run on (each on the one it was launched on).
+ * Returns the own pane seen for each thread that was running (undefined when it is gone).
  */
-export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThreadRow[]): Promise<void> {
+export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThreadRow[]): Promise<Map<number, PaneState | undefined>> {
   const live = rows.filter((row) => row.pane_id && (ACTIVE_THREAD_STATUSES as readonly string[]).includes(row.status));
-  if (live.length === 0) return;
-  const panes = new Map((await ctx.tmux.listPanes()).map((pane) => [pane.paneId, pane]));
+  if (live.length === 0) return new Map();
+  const panes = await ownPanes(ctx, live);
   await deliverToIdle(ctx, live, panes);
   for (const row of live) {
     recordEvents(ctx, row);
     const exit = row.thread_dir
       ? parseJson<ExitRecord | null>(ctx.files.readText(join(row.thread_dir, `exit-${row.generation}.json`)), null)
       : null;
-    const verdict = paneVerdict(row, panes.get(row.pane_id!), exit);
+    const verdict = paneVerdict(row, panes.get(row.id), exit);
     if (!verdict) continue;
     ctx.store.write((sql) => {
       const now = ctx.now();
@@ -72,6 +74,7 @@ export async function reconcileThreads(ctx: CoreContext, rows: readonly ChildThr
       );
     });
   }
+  return panes;
 }
 
 /**
@@ -126,10 +129,15 @@ const TYPES_INPUT = new Set(['codex', 'claude', 'gemini', 'script']);
  * typed into its pane (one line each), and they are marked delivered first, so exactly once. A busy
  * child receives them in its next tool result instead.
  */
-async function deliverToIdle(ctx: CoreContext, rows: readonly ChildThreadRow[], panes: ReadonlyMap<string, PaneState>): Promise<void> {
+async function deliverToIdle(
+  ctx: CoreContext,
+  rows: readonly ChildThreadRow[],
+  panes: ReadonlyMap<number, PaneState | undefined>,
+): Promise<void> {
   const idleSince = ctx.now() - ctx.config.idle_delivery_seconds * 1000;
   for (const row of rows) {
-    const pane = row.pane_id ? panes.get(row.pane_id) : undefined;
+    // Only the thread's own pane on its own server (from the same list-panes call as the check).
+    const pane = panes.get(row.id);
     if (!pane || pane.dead || row.status !== 'running' || !TYPES_INPUT.has(row.runner ?? '')) continue;
     if ((row.last_call_at ?? row.started_at ?? 0) > idleSince) continue;
     const waiting = ctx.store.read((sql) =>
@@ -149,8 +157,9 @@ async function deliverToIdle(ctx: CoreContext, rows: readonly ChildThreadRow[], 
       );
       return pending;
     });
+    const tmux = tmuxOf(ctx, row);
     for (const message of messages) {
-      await ctx.tmux
+      await tmux
         .typeText(pane.paneId, `[codestrator] message from thread ${message.sender_thread_id}: ${message.message.replace(/\s+/g, ' ')}`)
         .catch(() => {
           // The pane went away between the check and the typing: put the message back for the next read.
@@ -190,12 +199,14 @@ export async function listChildren(ctx: CoreContext, input: ListChildrenInput & 
 
 /** thread.child.status: one child, reconciled, with its attach info and the last lines of its pane. */
 export async function childStatus(ctx: CoreContext, input: { thread_id: number; output_lines?: number }) {
-  await reconcileThreads(ctx, [ctx.store.read((sql) => getThread(sql, input.thread_id))]);
+  const seen = await reconcileThreads(ctx, [ctx.store.read((sql) => getThread(sql, input.thread_id))]);
   const row = ctx.store.read((sql) => getThread(sql, input.thread_id));
   let output: string | null = null;
-  if (row.pane_id && (input.output_lines ?? 20) > 0) {
-    output = await ctx.tmux
-      .capture(row.pane_id, input.output_lines ?? 20)
+  // A running thread's pane was just looked up; an ended one's is looked up once here.
+  const pane = seen.has(row.id) ? seen.get(row.id) : (input.output_lines ?? 20) > 0 ? await paneOf(ctx, row) : undefined;
+  if (pane && (input.output_lines ?? 20) > 0) {
+    output = await tmuxOf(ctx, row)
+      .capture(pane.paneId, input.output_lines ?? 20)
       .then((text) =>
         text
           .trimEnd()

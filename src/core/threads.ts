@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid, notFound } from './errors.js';
 import { toJson } from './json.js';
-import type { Sql } from './ports.js';
+import type { Sql, TmuxPort } from './ports.js';
 import { type ContextPack, type Role, buildPrompt } from './prompts.js';
 import type { SessionRow, WorktreeRow } from './rows.js';
+import { tmuxOf } from './thread-panes.js';
 import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
 import { discardWorktree } from './worktree-create.js';
 import { getWorktree, spawnWorktree } from './worktrees.js';
@@ -40,14 +41,14 @@ export interface SpawnInput {
 /** 50 ms apart: how long an untagged session of our name is given to be tagged by the spawn that made it. */
 const TAG_WAIT_TRIES = 20;
 
-async function viewerSession(ctx: CoreContext, session: SessionRow, worktree: WorktreeRow): Promise<string> {
+async function viewerSession(ctx: CoreContext, tmux: TmuxPort, session: SessionRow, worktree: WorktreeRow): Promise<string> {
   const base = session.viewer_tmux_session ?? `${ctx.workspace.repoName}-${worktree.slug}`.replace(/[^A-Za-z0-9_-]+/g, '-');
-  if ((await ctx.tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
-  if (!(await ctx.tmux.hasSession(base))) return base;
+  if ((await tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+  if (!(await tmux.hasSession(base))) return base;
   // A concurrent spawn creates the session and tags it with a second tmux command: give it a moment.
   for (let wait = 0; wait < TAG_WAIT_TRIES; wait++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    if ((await ctx.tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+    if ((await tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
   }
   // Taken by another repository or by a person (untagged): never use theirs.
   return `${base}-${createHash('sha1').update(ctx.workspace.repoPath).digest('hex').slice(0, 6)}`;
@@ -123,10 +124,13 @@ interface StoredOptions {
 /**
  * Starts (or restarts) a thread's runner in its own tmux window: prompt from the role template,
  * launch spec from the runner, files written, and the argv wrapped by pane-wrap, which records the
- * exit status. Returns at once; it does not wait for the agent to be ready.
+ * exit status. Returns at once; it does not wait for the agent to be ready. A new thread runs on
+ * this process's tmux server, a restarted one on the server it ran on; either way the server is
+ * recorded (runner_options.tmux_socket), since every later pane operation must go to it.
  */
 export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, directive?: string) {
   const runtime = ctx.runtime;
+  const tmux = tmuxOf(ctx, thread);
   const { session, worktree } = ctx.store.read((sql) => {
     const session = sql.get<SessionRow>('SELECT * FROM sessions WHERE id = ?', [thread.session_id])!;
     return { session, worktree: getWorktree(sql, thread.worktree_id!) };
@@ -167,7 +171,8 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
     serverCommand: runtime.serverCommand,
     repoPath: ctx.workspace.repoPath,
     threadDir,
-    baseEnv: runtime.baseEnv,
+    // The child's own codestrator calls (its children, its siblings' status) use the server it runs on.
+    baseEnv: { ...runtime.baseEnv, CODESTRATOR_TMUX_SOCKET: tmux.socket ?? undefined },
     ...(options.command ? { command: options.command } : {}),
     ...(options.script_path ? { scriptPath: options.script_path } : {}),
     ...(options.model ? { model: options.model } : {}),
@@ -175,11 +180,11 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
   });
   for (const file of launch.files) ctx.files.writeAtomic(file.path, file.content, file.mode);
   const exitFile = join(threadDir, `exit-${thread.generation}.json`);
-  const tmuxSession = await viewerSession(ctx, session, worktree);
+  const tmuxSession = await viewerSession(ctx, tmux, session, worktree);
   const env: Record<string, string> = { ...(runtime.baseEnv.PATH ? { PATH: runtime.baseEnv.PATH } : {}), ...launch.env };
   const envFile = join(threadDir, `env-${thread.generation}.json`);
   ctx.files.writeAtomic(envFile, JSON.stringify(env), 0o600);
-  const pane = await ctx.tmux.openWindow(
+  const pane = await tmux.openWindow(
     {
       session: tmuxSession,
       windowName: `t${thread.id}-${thread.role}`,
@@ -191,26 +196,39 @@ export async function launchThread(ctx: CoreContext, thread: ChildThreadRow, dir
   return ctx.store.write((sql) => {
     const now = ctx.now();
     sql.run(
-      `UPDATE threads SET status = 'running', status_reason = 'launched', prompt = ?, thread_dir = ?, runner_options = json_set(coalesce(runner_options, '{}'), '$.exit_keys', json(?)), tmux_session = ?, tmux_window_id = ?, pane_id = ?, pane_pid = ?,
+      `UPDATE threads SET status = 'running', status_reason = 'launched', prompt = ?, thread_dir = ?, runner_options = json_set(coalesce(runner_options, '{}'), '$.exit_keys', json(?), '$.tmux_socket', ?), tmux_session = ?, tmux_window_id = ?, pane_id = ?, pane_pid = ?,
          exit_status = NULL, exit_signal = NULL, started_at = ?, updated_at = ? WHERE id = ?`,
-      [prompt, threadDir, JSON.stringify(launch.exitKeys ?? []), tmuxSession, pane.windowId, pane.paneId, pane.pid, now, now, thread.id],
+      [
+        prompt,
+        threadDir,
+        JSON.stringify(launch.exitKeys ?? []),
+        tmux.socket,
+        tmuxSession,
+        pane.windowId,
+        pane.paneId,
+        pane.pid,
+        now,
+        now,
+        thread.id,
+      ],
     );
     return getThread(sql, thread.id);
   });
 }
 
-/** How a person watches a child without disturbing it: read-only attach, each argument quoted. */
-export function attachInfo(ctx: CoreContext, row: Pick<ChildThreadRow, 'tmux_session' | 'tmux_window_id' | 'pane_id'>) {
+/** How a person watches a child without disturbing it: read-only attach (on the child's tmux server), each argument quoted. */
+export function attachInfo(ctx: CoreContext, row: Pick<ChildThreadRow, 'tmux_session' | 'tmux_window_id' | 'pane_id' | 'runner_options'>) {
   if (!row.tmux_session) return null;
   const quote = (arg: string) => (/^[A-Za-z0-9_./@%:=-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
-  const argv = ['tmux', ...ctx.tmux.socketArgs, 'attach', '-r', '-t', row.tmux_session];
+  const socketArgs = tmuxOf(ctx, row).socketArgs;
+  const argv = ['tmux', ...socketArgs, 'attach', '-r', '-t', row.tmux_session];
   return {
     command: argv.map(quote).join(' '),
     argv,
     tmux_session: row.tmux_session,
     window_id: row.tmux_window_id,
     pane_id: row.pane_id,
-    select_window: ['tmux', ...ctx.tmux.socketArgs, 'select-window', '-t', row.tmux_window_id ?? ''].map(quote).join(' '),
+    select_window: ['tmux', ...socketArgs, 'select-window', '-t', row.tmux_window_id ?? ''].map(quote).join(' '),
   };
 }
 

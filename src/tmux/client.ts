@@ -44,9 +44,18 @@ function parsePanes(text: string): PaneInfo[] {
  */
 export class TmuxClient {
   readonly socketArgs: readonly string[];
+  readonly socket: string | null;
 
   constructor(private readonly options: TmuxOptions = {}) {
-    this.socketArgs = options.socket ? ['-L', options.socket] : [];
+    this.socket = options.socket || null;
+    this.socketArgs = this.socket ? ['-L', this.socket] : [];
+  }
+
+  /** A client of another server (a thread records the one it was launched on), with the same timeout. */
+  on(socket: string | null): TmuxClient {
+    if ((socket || null) === this.socket) return this;
+    const { socket: _mine, ...rest } = this.options;
+    return new TmuxClient(socket ? { ...rest, socket } : rest);
   }
 
   private run(args: readonly string[]): Promise<string> {
