@@ -37,21 +37,24 @@ export interface SpawnInput {
   max_concurrent_children?: number;
 }
 
-/** Viewer session `{repository}-{worktree}`, made unique per repository path (not just its basename). */
 /** 50 ms apart: how long an untagged session of our name is given to be tagged by the spawn that made it. */
 const TAG_WAIT_TRIES = 20;
 
+/** Viewer session `{repository}-{worktree}`, made unique per repository path (not just its basename). */
 async function viewerSession(ctx: CoreContext, tmux: TmuxPort, session: SessionRow, worktree: WorktreeRow): Promise<string> {
   const base = session.viewer_tmux_session ?? `${ctx.workspace.repoName}-${worktree.slug}`.replace(/[^A-Za-z0-9_-]+/g, '-');
-  if ((await tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+  const ours = `${base}-${createHash('sha1').update(ctx.workspace.repoPath).digest('hex').slice(0, 6)}`;
+  let tag = await tmux.sessionOption(base, REPO_TAG);
+  if (tag === ctx.workspace.repoPath) return base;
+  if (tag !== null) return ours; // another repository's
   if (!(await tmux.hasSession(base))) return base;
-  // A concurrent spawn creates the session and tags it with a second tmux command: give it a moment.
-  for (let wait = 0; wait < TAG_WAIT_TRIES; wait++) {
+  // Untagged: a concurrent spawn may have created it and be about to tag it (a second tmux command).
+  for (let wait = 0; wait < TAG_WAIT_TRIES && tag === null; wait++) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    if ((await tmux.sessionOption(base, REPO_TAG)) === ctx.workspace.repoPath) return base;
+    tag = await tmux.sessionOption(base, REPO_TAG);
   }
-  // Taken by another repository or by a person (untagged): never use theirs.
-  return `${base}-${createHash('sha1').update(ctx.workspace.repoPath).digest('hex').slice(0, 6)}`;
+  // Still untagged (a person's) or another repository's: never use theirs.
+  return tag === ctx.workspace.repoPath ? base : ours;
 }
 
 function insertThread(
