@@ -3,10 +3,11 @@ import type { CoreContext } from './context.js';
 import { isOwnerLive } from './identity.js';
 import type { Sql } from './ports.js';
 import { BRANCH_PREFIX, gitStep } from './worktree-create.js';
+import { OPEN_STATES } from './queue-states.js';
 
 /** A `creating` row older than this is a reservation whose process died before activating it. */
 export const STALE_RESERVATION_MS = 10 * 60_000;
-const OPEN_QUEUE_STATES = "('queued', 'checking', 'waiting', 'blocked_by_review')";
+const OPEN_QUEUE_STATES = `(${OPEN_STATES.map((state) => `'${state}'`).join(', ')})`;
 const FINAL_QUEUE_STATES = "('merged', 'conflict', 'gate_failed', 'cancelled')";
 
 /** What gc knows about one worktree row when it decides (see planGc in gc.ts). */

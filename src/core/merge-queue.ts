@@ -6,21 +6,10 @@ import { LockNames, namedLockState, releaseNamedLock, tryNamedLock } from './nam
 import type { Sql } from './ports.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import { targetBranch } from './target.js';
+import { OPEN_STATES, type QueueState } from './queue-states.js';
 import { checkBranchName, getWorktree } from './worktrees.js';
 
-export const QUEUE_STATES = [
-  'queued',
-  'checking',
-  'waiting',
-  'merged',
-  'conflict',
-  'gate_failed',
-  'blocked_by_review',
-  'cancelled',
-] as const;
-export type QueueState = (typeof QUEUE_STATES)[number];
-/** States an item leaves only by processing, a verdict or cancellation. */
-export const OPEN_STATES: readonly QueueState[] = ['queued', 'checking', 'waiting', 'blocked_by_review'];
+export { OPEN_STATES, QUEUE_STATES, type QueueState } from './queue-states.js';
 
 export interface QueueRow {
   id: number;

@@ -1,3 +1,4 @@
+import { OPEN_STATES } from '../core/queue-states.js';
 import type { Dispatcher } from '../registry/dispatch.js';
 import { CallFailed, readAll as listAll, readResult as result } from '../registry/read.js';
 import type { ConflictState } from './conflict-watch.js';
@@ -23,7 +24,7 @@ export interface Snapshot {
 const CLOSED_SESSIONS_SHOWN = 5;
 /** The queue keeps every item forever; the latest ones are shown. */
 const QUEUE_ITEMS_SHOWN = 50;
-const OPEN_QUEUE_STATES = new Set(['queued', 'checking', 'waiting', 'blocked_by_review']);
+const OPEN_QUEUE_STATES = new Set<string>(OPEN_STATES);
 
 const pick = (row: Item, keys: readonly string[]): Item =>
   Object.fromEntries(keys.filter((key) => key in row).map((key) => [key, row[key]]));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { nodeFiles } from '../app/files.js';
 import { MIRROR_ROLE } from '../core/mirror.js';
 import type { McpBackend } from './server.js';
+import { OPEN_STATES } from '../core/queue-states.js';
 
 type Item = Record<string, unknown>;
 
@@ -14,7 +15,7 @@ const MIRROR_PREFIX = 'codestrator://mirror/';
 const DEFAULT_MIRROR = 'status.md';
 /** "Resource not found" in the MCP versions this server speaks (2024-11-05 to 2025-11-25). */
 const RESOURCE_NOT_FOUND = -32002;
-const OPEN_QUEUE_STATES = new Set(['queued', 'checking', 'waiting', 'blocked_by_review']);
+const OPEN_QUEUE_STATES = new Set<string>(OPEN_STATES);
 /** Finished queue items kept in the snapshot; merge.main.list has the whole history. */
 const RECENT_FINISHED = 10;
 
