@@ -7,7 +7,7 @@ import { sendJson, sendRefusal, sendWireError } from './respond.js';
  * approving or blocking a review, and running or trimming the merge queue. Anything else is 403,
  * so a stolen page cannot open sessions, take locks or remove worktrees.
  */
-export const ALLOWED_ACTIONS: ReadonlySet<string> = new Set([
+const ALLOWED_ACTIONS: ReadonlySet<string> = new Set([
   'thread.child.directive',
   'thread.child.interrupt',
   'thread.child.stop',

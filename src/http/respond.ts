@@ -7,7 +7,7 @@ import { SECURITY_HEADERS } from './guard.js';
  * (UNAUTHORIZED, 401), a refused Host, Origin or method (FORBIDDEN, 403), an unknown route or
  * verb, an oversized or non-JSON body. None is retryable as is.
  */
-export type HttpOnlyCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE';
+type HttpOnlyCode = 'UNAUTHORIZED' | 'FORBIDDEN' | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE';
 
 /** The HTTP status of each dispatcher error code: the caller's faults are 4xx, ours (and git's, and a busy database) 5xx. */
 const STATUS: Record<ErrorCode, number> = {

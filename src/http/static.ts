@@ -5,7 +5,7 @@ import { packageRoot } from '../registry/bundle-info.js';
 import { SECURITY_HEADERS } from './guard.js';
 
 /** Where the page lives: `web/` at the package root (shipped with the package, no build step). */
-export const WEB_DIR = join(packageRoot, 'web');
+const WEB_DIR = join(packageRoot, 'web');
 
 const HTML = 'text/html; charset=utf-8';
 const JS = 'text/javascript; charset=utf-8';

@@ -26,7 +26,7 @@ export interface ThreadView {
 
 const ACTIVE = new Set(['starting', 'running', 'blocked']);
 /** Lines of pane output per thread: enough to see what it is doing, small enough for a phone. */
-export const OUTPUT_LINES = 12;
+const OUTPUT_LINES = 12;
 
 interface Seen {
   key: string;

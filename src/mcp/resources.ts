@@ -9,7 +9,7 @@ import { OPEN_STATES } from '../core/queue-states.js';
 type Item = Record<string, unknown>;
 
 /** The JSON snapshot of the repository's coordination state. */
-export const STATUS_URI = 'codestrator://status';
+const STATUS_URI = 'codestrator://status';
 const MIRROR_PREFIX = 'codestrator://mirror/';
 /** mirror.refresh's default file; listed (once the state exists) even before its first render, since reading it renders it. */
 const DEFAULT_MIRROR = 'status.md';
