@@ -16,8 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { codexBlock, installCodexBlock, removeCodexBlock } from '../src/install/codex-block.js';
-import { installJsonServer, uninstallJsonServer } from '../src/install/json-config.js';
+import { codexBlock } from '../src/install/codex-block.js';
 import { scanToml } from '../src/install/toml-scan.js';
 import { cleanEnv, cli, ROOT } from './helpers/cli.js';
 import { makeRepo, type TempRepo } from './helpers/repo.js';
@@ -181,8 +180,40 @@ describe('codestrator install codex', () => {
     expect(snapshot(path)).toEqual(before);
 
     const real = cli(path, ['install', 'codex'], env);
-    expect(real.stdout).toContain(`[projects.${JSON.stringify(path)}] trust_level = "trusted"`);
     expect(codexServers(path, env).map((server) => server.name)).toEqual([]); // untrusted: Codex ignores the project config
+    // The printed hint, pasted into CODEX_HOME's config, is valid TOML that makes Codex trust the project.
+    const config = join(env.CODEX_HOME, 'config.toml');
+    const hint = real.stdout.split(`add these two lines to ${config}:\n`)[1]!.split('\n').slice(0, 2);
+    expect(hint.map((line) => line.trim())).toEqual([`[projects.${JSON.stringify(path)}]`, 'trust_level = "trusted"']);
+    writeFileSync(config, `${hint.map((line) => line.trim()).join('\n')}\n`);
+    expect(codexServers(path, env).map((server) => server.name)).toEqual(['codestrator']);
+    expect(cli(path, ['install', 'codex'], env).stdout).not.toContain('Trust this project');
+  });
+
+  it("survives Codex rewriting its config (`codex mcp add`): reinstall keeps Codex's server, uninstall removes only ours", () => {
+    const env = homes(['/somewhere/else']);
+    const cwd = tempDir();
+    const config = join(env.CODEX_HOME, 'config.toml');
+    const original = read(config);
+    expect(cli(cwd, ['install', 'codex', '--global'], env).code).toBe(0);
+    execFileSync(CODEX, ['mcp', 'add', 'foo', '--', 'echo', 'hi'], { cwd, env: cleanEnv(env), stdio: 'ignore' });
+    const rewritten = read(config);
+    expect(rewritten).not.toContain('# >>> codestrator'); // what Codex 0.169 does: drops the start marker,
+    expect(rewritten).toContain('tool_timeout_sec = 960.0'); // rewrites numbers, and puts foo before the end marker
+    expect(rewritten.indexOf('[mcp_servers.foo]')).toBeLessThan(rewritten.indexOf('# <<< codestrator <<<'));
+
+    const again = cli(cwd, ['install', 'codex', '--global'], env);
+    expect(again.code, again.stderr).toBe(0);
+    const reinstalled = read(config);
+    expect(reinstalled).toContain(`${codexBlock({ command: process.execPath, args: [MAIN, 'mcp'] }, '\n')}\n[mcp_servers.foo]\n`);
+    expect(codexServers(cwd, env).map((server) => server.name)).toEqual(['codestrator', 'foo']);
+    expect(cli(cwd, ['install', 'codex', '--global'], env).stdout).toContain('already up to date');
+    expect(read(config)).toBe(reinstalled);
+
+    const removed = cli(cwd, ['uninstall', 'codex', '--global'], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(codexServers(cwd, env).map((server) => server.name)).toEqual(['foo']);
+    expect(read(config)).toBe(`${original}\n[mcp_servers.foo]\ncommand = "echo"\nargs = ["hi"]\n`);
   });
 });
 
@@ -233,6 +264,27 @@ describe('codestrator install claude | gemini', () => {
     expect(snapshot(path)).toEqual(installed);
     expect(cli(path, ['uninstall', 'gemini'], env).code).toBe(0);
     expect(snapshot(path)).toEqual(before);
+  });
+
+  it('configs with no members (blank, `{ }`, comments only) come back byte for byte', () => {
+    const { path } = repo();
+    const env = homes();
+    const shapes = [
+      ['claude', '.mcp.json', ['{ }', '', '{\n  "mcpServers": {}\n}\n']],
+      ['gemini', '.gemini/settings.json', ['{\n  // "theme": "Default"\n}\n', '\n', '{\n  "mcpServers": {\n // old\n }\n}']],
+    ] as const;
+    for (const [target, file, texts] of shapes) {
+      for (const text of texts) {
+        write(path, { [file]: text });
+        const before = snapshot(path);
+        expect(cli(path, ['install', target], env).code).toBe(0);
+        const installed = snapshot(path);
+        expect(cli(path, ['install', target], env).stdout).toContain('already up to date');
+        expect(snapshot(path)).toEqual(installed);
+        expect(cli(path, ['uninstall', target], env).code).toBe(0);
+        expect(snapshot(path), `${target} ${JSON.stringify(text)}`).toEqual(before);
+      }
+    }
   });
 
   it('all three into a bare repository, uninstalled in another order, leave nothing behind', () => {
@@ -302,6 +354,70 @@ describe('codestrator install --global', () => {
   });
 });
 
+describe('the install record names the config, whatever the environment says later', () => {
+  const moved = (env: { HOME: string }) => ({
+    ...env,
+    CODEX_HOME: join(env.HOME, 'other-codex'),
+    GEMINI_CLI_HOME: join(env.HOME, 'other-gemini'),
+  });
+
+  it('uninstall with another CODEX_HOME / GEMINI_CLI_HOME removes the entry from the recorded file', () => {
+    const env = homes();
+    const dir = tempDir();
+    write(env.HOME, {
+      'other-codex/config.toml': 'model = "o3"\n',
+      'other-gemini/.gemini/settings.json': '{}\n',
+      '.gemini/settings.json': '{"a": 1}',
+    });
+    const before = snapshot(env.HOME);
+    for (const target of ['codex', 'gemini']) expect(cli(dir, ['install', target, '--global'], env).code).toBe(0);
+    const again = cli(dir, ['install', 'codex', '--global'], moved(env));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      "records codestrator's entry in ~/codex-home/config.toml, but this environment's config is ~/other-codex/config.toml",
+    );
+    for (const target of ['codex', 'gemini']) {
+      const result = cli(dir, ['uninstall', target, '--global'], moved(env));
+      expect(result.code, result.stderr).toBe(0);
+    }
+    expect(snapshot(env.HOME)).toEqual(before);
+  });
+
+  it('uninstall refuses and keeps the record when the recorded config is gone and the environment names another', () => {
+    const env = homes();
+    const dir = tempDir();
+    expect(cli(dir, ['install', 'codex', '--global'], env).code).toBe(0);
+    rmSync(join(env.CODEX_HOME, 'config.toml'));
+    const installed = snapshot(env.HOME);
+    const refused = cli(dir, ['uninstall', 'codex', '--global'], moved(env));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('~/codex-home/config.toml, which is gone');
+    expect(refused.stderr).toContain('~/other-codex/config.toml');
+    expect(snapshot(env.HOME)).toEqual(installed);
+    expect(cli(dir, ['uninstall', 'codex', '--global'], env).code).toBe(0); // the same environment: nothing left in it
+    expect(existsSync(join(env.HOME, '.codestrator'))).toBe(false);
+  });
+
+  it('uninstall leaves a table that no longer runs codestrator, and keeps the record until it is gone', () => {
+    const env = homes();
+    const dir = tempDir();
+    const config = join(env.CODEX_HOME, 'config.toml');
+    expect(cli(dir, ['install', 'codex', '--global'], env).code).toBe(0);
+    const edited = read(config)
+      .replace(/^# >>> .*\n/, '')
+      .replace(`"${MAIN}", "mcp"`, '"mine.js"');
+    writeFileSync(config, edited);
+    const left = cli(dir, ['uninstall', 'codex', '--global'], env);
+    expect(left.code, left.stderr).toBe(0);
+    expect(left.stdout).toContain('left the codestrator entry in ~/codex-home/config.toml');
+    expect(read(config)).toBe(edited);
+    expect(existsSync(join(env.HOME, '.codestrator', 'install-codex-global.json'))).toBe(true);
+    writeFileSync(config, '');
+    expect(cli(dir, ['uninstall', 'codex', '--global'], env).code).toBe(0);
+    expect(existsSync(join(env.HOME, '.codestrator'))).toBe(false);
+  });
+});
+
 describe('codestrator install refuses clearly and writes nothing', () => {
   it('an unknown target exits 2 with the list of targets', () => {
     const result = cli(repo().path, ['install', 'vim'], homes());
@@ -328,6 +444,12 @@ describe('codestrator install refuses clearly and writes nothing', () => {
       'codex',
       { '.codex/config.toml': '[mcp_servers.codestrator]\ncommand = "node"\n' },
       /line 1: mcp_servers\.codestrator is defined outside codestrator's managed block/,
+    ],
+    [
+      'a key written after the block (it would land in the table)',
+      'codex',
+      { '.codex/config.toml': `${codexBlock({ command: process.execPath, args: [MAIN, 'mcp'] }, '\n')}model = "o3"\n` },
+      /line 10: mcp_servers\.codestrator\.model is written after codestrator's managed block/,
     ],
     [
       'malformed JSON',
@@ -361,7 +483,7 @@ describe('codestrator install refuses clearly and writes nothing', () => {
   }
 });
 
-describe('the edits themselves', () => {
+describe('the TOML it writes', () => {
   it('TOML strings with spaces, quotes, backslashes and non-ASCII reach Codex intact', () => {
     const { path } = repo();
     const env = homes([path]);
@@ -373,40 +495,5 @@ describe('the edits themselves', () => {
     ).toBe(command);
     const ours = codexServers(path, env).find((server) => server.name === 'codestrator');
     expect(ours?.transport).toMatchObject({ command, args });
-  });
-
-  it('the Codex block goes in and out of any file shape byte for byte', () => {
-    const server = { command: '/n', args: ['/m.js', 'mcp'] };
-    for (const text of ['', 'a = 1', 'a = 1\n', 'a = 1\n\n', 'a = 1\r\nb = 2\r\n', '# only a comment']) {
-      const { text: installed, separator } = installCodexBlock(text, server, 'config.toml');
-      expect(installCodexBlock(installed, server, 'config.toml').text).toBe(installed);
-      expect(removeCodexBlock(installed, separator, 'config.toml')).toBe(text);
-    }
-    expect(installCodexBlock('a = 1\r\n', server, 'c').text).toContain('\r\n[mcp_servers.codestrator]\r\n');
-  });
-
-  it('a JSON entry goes in and out of any layout byte for byte', () => {
-    const entry = { command: '/n', args: ['/m.js', 'mcp'] };
-    const layouts = [
-      '{}',
-      '{}\n',
-      '{"mcpServers":{"a":{"command":"x"}}}',
-      '{\r\n  "mcpServers": {\r\n    "a": {}\r\n  }\r\n}\r\n',
-      '{\n\t"mcpServers": {},\n\t"b": [1, 2]\n}\n',
-      '{ "b" : 1 }',
-    ];
-    for (const text of layouts) {
-      const installed = installJsonServer(text, entry, { file: 'f', comments: false, owned: false, createdKeys: [] });
-      expect(JSON.parse(installed.text).mcpServers.codestrator).toEqual(entry);
-      const again = installJsonServer(installed.text, entry, {
-        file: 'f',
-        comments: false,
-        owned: true,
-        createdKeys: installed.createdKeys,
-      });
-      expect(again.text).toBe(installed.text);
-      const removed = uninstallJsonServer(installed.text, { file: 'f', comments: false, owned: true, createdKeys: installed.createdKeys });
-      expect(removed.text, JSON.stringify(text)).toBe(text);
-    }
   });
 });

@@ -27,11 +27,12 @@ export function runInstaller(action: 'install' | 'uninstall', options: InstallOp
       : planUninstall(layout, shown);
   const flags = `${options.global ? ' --global' : ''}${options.dryRun ? ' --dry-run' : ''}`;
   const title = `codestrator ${action} ${options.target}${flags} (${layout.scope} ${shown(layout.base)})`;
-  if (options.dryRun) return dryRun(title, plan, layout, shown);
+  if (options.dryRun) return dryRun(title, plan, shown);
   applyChanges(plan.changes, plan.emptyDirs);
   const lines: string[] = [];
   if (plan.changes.length === 0) lines.push(`${title}: ${action === 'install' ? 'already up to date' : 'nothing to uninstall'}`);
-  else lines.push(title, ...plan.summary.map((line) => `  ${line}`));
+  else lines.push(title);
+  lines.push(...plan.summary.map((line) => `  ${line}`));
   if (action === 'install') lines.push('Next:', ...nextSteps(layout, homes).map((line) => `  ${line}`));
   else if (plan.changes.length > 0) lines.push(`Restart ${clientName(options.target)} so it drops the codestrator server.`);
   return `${lines.join('\n')}\n`;
@@ -86,7 +87,7 @@ function displayPath(layout: TargetLayout, homes: Homes): (path: string) => stri
   };
 }
 
-function dryRun(title: string, plan: Plan, layout: TargetLayout, shown: (path: string) => string): string {
+function dryRun(title: string, plan: Plan, shown: (path: string) => string): string {
   const out = [
     `${title}: ${plan.changes.length === 0 ? 'nothing to change' : `${plan.changes.length} files would change`}; nothing written`,
   ];
@@ -95,10 +96,10 @@ function dryRun(title: string, plan: Plan, layout: TargetLayout, shown: (path: s
   }
   const skills = plan.changes.filter((change) => change.kind === 'skill');
   if (skills.length > 0) {
-    out.push(`skill files in ${shown(layout.skillsDir)}/:`);
+    out.push(`skill files in ${shown(plan.skillsDir)}/:`);
     for (const change of skills) {
       const mark = change.after === null ? '- removed' : change.before === null ? '+ new    ' : '~ changed';
-      out.push(`  ${mark} ${relative(layout.skillsDir, change.path)}`);
+      out.push(`  ${mark} ${relative(plan.skillsDir, change.path)}`);
     }
   }
   const record = plan.changes.find((change) => change.kind === 'manifest');

@@ -1,7 +1,7 @@
-import { memberOf, type JsonNode, type JsonObject } from './json-tree.js';
+import type { JsonMember, JsonNode, JsonObject } from './json-tree.js';
 
 /** How a JSON file is laid out, so an added member looks like its neighbours. */
-export interface JsonStyle {
+interface JsonStyle {
   /** One level of indentation (two spaces, four, a tab). */
   unit: string;
   eol: string;
@@ -16,23 +16,43 @@ export function jsonStyle(text: string, root: JsonNode): JsonStyle {
 }
 
 /**
- * The text with `object[key]` set to value: an existing member's value is replaced in place; a new
- * member is appended after the last one with the same separator and indentation, so removing it
- * again (removeMember) gives back the original bytes.
+ * The bytes an added member brought with it, around its `"key": value`: removing exactly them
+ * (removeMember) gives back the original file, whatever comments or spacing the object held.
  */
-export function setMember(text: string, object: JsonObject, key: string, value: unknown, style: JsonStyle): string {
-  const existing = memberOf(object, key);
-  if (existing) {
-    const multiline = ownLine(text, existing.keyStart);
-    const rendered = render(value, multiline ? lineIndent(text, existing.keyStart) : null, style);
-    return splice(text, existing.value.start, existing.value.end, rendered);
-  }
+export interface Insertion {
+  before: string;
+  after: string;
+}
+
+/** The text with an existing member's value replaced in place. */
+export function replaceValue(text: string, member: JsonMember, value: unknown, style: JsonStyle): string {
+  const multiline = ownLine(text, member.keyStart);
+  return splice(text, member.value.start, member.value.end, render(value, multiline ? lineIndent(text, member.keyStart) : null, style));
+}
+
+/**
+ * The text with a new member `key: value` added to object, every existing byte kept: after the
+ * last member with its separator and indentation; in an empty object on a line of its own just
+ * before the closing brace (keeping comments and blank lines inside).
+ */
+export function addMember(
+  text: string,
+  object: JsonObject,
+  key: string,
+  value: unknown,
+  style: JsonStyle,
+): { text: string; insertion: Insertion } {
   const last = object.members.at(-1);
   if (!last) {
+    const close = object.end - 1;
     const outer = lineIndent(text, object.start);
     const indent = outer + style.unit;
     const member = `${JSON.stringify(key)}: ${render(value, indent, style)}`;
-    return splice(text, object.start + 1, object.end - 1, `${style.eol}${indent}${member}${style.eol}${outer}`);
+    const insertion = ownLine(text, close)
+      ? { before: indent, after: style.eol }
+      : { before: style.eol + indent, after: style.eol + outer };
+    const at = ownLine(text, close) ? text.lastIndexOf('\n', close - 1) + 1 : close;
+    return { text: splice(text, at, at, insertion.before + member + insertion.after), insertion };
   }
   let gapStart = last.keyStart;
   while (gapStart > 0 && /[ \t\r\n]/.test(text[gapStart - 1]!)) gapStart--;
@@ -40,20 +60,37 @@ export function setMember(text: string, object: JsonObject, key: string, value: 
   const multiline = gap.includes('\n');
   const indent = multiline ? gap.slice(gap.lastIndexOf('\n') + 1) : null;
   const member = `${JSON.stringify(key)}${colonOf(text, last.keyStart, last.value.start)}${render(value, indent, style)}`;
-  return splice(text, last.value.end, last.value.end, `,${gap}${member}`);
+  const insertion = { before: `,${gap}`, after: '' };
+  return { text: splice(text, last.value.end, last.value.end, insertion.before + member), insertion };
 }
 
 /**
- * The text without `object[key]` (the last of that name). The last member goes with the comma and
- * whitespace before it, the first with everything up to the next key, an only member leaves `{}`.
+ * The text without `object[key]` (the last of that name). With the insertion that added it, when
+ * those bytes are still around it (and it still sits where they put it), exactly they go; otherwise
+ * the member goes with the comma before it, or (the first) everything up to the next key, or (the
+ * only one) the blank space before it.
  */
-export function removeMember(text: string, object: JsonObject, key: string): string {
+export function removeMember(text: string, object: JsonObject, key: string, insertion?: Insertion): string {
   const members = object.members;
   const index = members.findLastIndex((member) => member.key === key);
   if (index < 0) return text;
-  if (members.length === 1) return splice(text, object.start + 1, object.end - 1, '');
-  if (index > 0) return splice(text, members[index - 1]!.value.end, members[index]!.value.end, '');
-  return splice(text, members[0]!.keyStart, members[1]!.keyStart, '');
+  const { keyStart, value } = members[index]!;
+  if (insertion && fits(text, keyStart, value.end, insertion) && (insertion.before.startsWith(',') ? index > 0 : members.length === 1)) {
+    return splice(text, keyStart - insertion.before.length, value.end + insertion.after.length, '');
+  }
+  if (index > 0) return splice(text, members[index - 1]!.value.end, value.end, '');
+  if (members.length > 1) return splice(text, keyStart, members[1]!.keyStart, '');
+  let start = keyStart;
+  while (/[ \t\r\n]/.test(text[start - 1]!)) start--;
+  return splice(text, start, value.end, '');
+}
+
+function fits(text: string, start: number, end: number, insertion: Insertion): boolean {
+  return (
+    start >= insertion.before.length &&
+    text.slice(start - insertion.before.length, start) === insertion.before &&
+    text.slice(end, end + insertion.after.length) === insertion.after
+  );
 }
 
 /** JSON for a member value: pretty at `indent` when members sit on their own lines, else compact. */

@@ -11,7 +11,7 @@ export interface JsonObject {
 }
 
 /** Any other JSON value: its span and, for scalars, its value. */
-export interface JsonOther {
+interface JsonOther {
   type: 'array' | 'scalar';
   start: number;
   end: number;

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { installCodexBlock, removeCodexBlock, type ServerCommand } from './codex-block.js';
-import { installJsonServer, uninstallJsonServer } from './json-config.js';
+import { installJsonServer, type JsonInsertion, uninstallJsonServer } from './json-config.js';
 import { deepestFirst, planSkillsInstall, planSkillsUninstall, type Skill, SKILL_MARKER } from './skills.js';
 import { jsonEntry, type TargetLayout } from './targets.js';
 import { type FileChange, InstallError, type TargetName } from './types.js';
@@ -12,17 +12,21 @@ import { type FileChange, InstallError, type TargetName } from './types.js';
  * the layout's base (the project's top level, or ~). Deterministic, so reinstalling rewrites
  * it byte for byte.
  */
-export interface Manifest {
+interface Manifest {
   about: string;
   target: TargetName;
   scope: 'project' | 'global';
   /** The config file whose codestrator entry the installer wrote. */
   config: string;
+  /** Where the skills went (Gemini's move with GEMINI_CLI_HOME); uninstall looks there. */
+  skills_dir?: string;
   created_files: string[];
   created_dirs: string[];
   created_keys: string[];
   /** Codex: the text put before the managed block (a newline, a blank line, or nothing). */
   separator?: string;
+  /** JSON: the member install added and the bytes around it, so uninstall removes exactly them. */
+  inserted?: JsonInsertion;
 }
 
 /** Changes to make, directories to remove once empty, and what they amount to in words. */
@@ -30,17 +34,27 @@ export interface Plan {
   changes: FileChange[];
   emptyDirs: string[];
   summary: string[];
+  /** Where the skill files are: the layout's, or for uninstall the recorded one. */
+  skillsDir: string;
 }
 
 /** The plan for `install <target>`; throws InstallError (before any write) when it must refuse. */
 export function planInstall(layout: TargetLayout, server: ServerCommand, skills: Skill[], shown: (path: string) => string): Plan {
   const previous = readManifest(layout, shown);
   const rel = (path: string) => relative(layout.base, path);
+  const recorded = previous && resolve(layout.base, previous.config);
+  if (recorded && recorded !== layout.config && existsSync(recorded)) {
+    throw new InstallError(
+      `${shown(layout.manifest)} records codestrator's entry in ${shown(recorded)}, but this environment's config is ${shown(layout.config)}.`,
+      `Run \`codestrator uninstall ${layout.target}${layout.scope === 'global' ? ' --global' : ''}\` first (it uses the recorded file), or run with the ${homeVariable(layout)} it was installed with.`,
+    );
+  }
   const configPath = writablePath(layout.config);
   const before = readText(configPath);
   let after: string;
   let createdKeys = previous?.created_keys ?? [];
   let separator = previous?.separator;
+  let inserted = previous?.inserted;
   if (layout.configFormat === 'codex-toml') {
     const result = installCodexBlock(before, server, shown(layout.config));
     after = result.text;
@@ -51,10 +65,12 @@ export function planInstall(layout: TargetLayout, server: ServerCommand, skills:
       comments: layout.configFormat === 'jsonc',
       owned: previous?.config === rel(layout.config),
       createdKeys,
+      ...(inserted ? { inserted } : {}),
     };
     const result = installJsonServer(before, jsonEntry(layout.target as 'claude' | 'gemini', server), ctx);
     after = result.text;
     createdKeys = result.createdKeys;
+    inserted = result.inserted;
   }
   const changes: FileChange[] = [];
   if (after !== before) changes.push({ path: configPath, before: buffer(before), after: Buffer.from(after), mode: 0o644, kind: 'config' });
@@ -72,10 +88,12 @@ export function planInstall(layout: TargetLayout, server: ServerCommand, skills:
     target: layout.target,
     scope: layout.scope,
     config: rel(layout.config),
+    skills_dir: rel(layout.skillsDir),
     created_files: [...createdFiles].sort(),
     created_dirs: [...createdDirs].sort(),
     created_keys: [...createdKeys].sort(),
     ...(separator !== undefined ? { separator } : {}),
+    ...(inserted ? { inserted } : {}),
   };
   const manifestText = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
   const manifestBefore = readBuffer(layout.manifest);
@@ -92,56 +110,75 @@ export function planInstall(layout: TargetLayout, server: ServerCommand, skills:
     summary.push(`installed skills ${skills.map((skill) => skill.name).join(', ')} in ${shown(layout.skillsDir)}/ (${counts})`);
   }
   if (recordChanged) summary.push(`recorded the installation in ${shown(layout.manifest)}`);
-  return { changes, emptyDirs: skillsPlan.emptyDirs, summary };
+  return { changes, emptyDirs: skillsPlan.emptyDirs, summary, skillsDir: layout.skillsDir };
 }
 
-/** The plan for `uninstall <target>`: the entry, the skills, and what install created. */
+/**
+ * The plan for `uninstall <target>`: the entry (in the config file the record names, wherever the
+ * environment points now), the skills, and what install created. Refuses, keeping the record,
+ * when the recorded config is gone and the environment names another.
+ */
 export function planUninstall(layout: TargetLayout, shown: (path: string) => string): Plan {
   const manifest = readManifest(layout, shown);
   const rel = (path: string) => relative(layout.base, path);
   const abs = (path: string) => resolve(layout.base, path);
+  const config = manifest ? abs(manifest.config) : layout.config;
+  const skillsDir = manifest?.skills_dir !== undefined ? abs(manifest.skills_dir) : layout.skillsDir;
+  if (config !== layout.config && !existsSync(config)) {
+    throw new InstallError(
+      `${shown(layout.manifest)} records codestrator's entry in ${shown(config)}, which is gone; this environment's config is ${shown(layout.config)}.`,
+      `Restore ${shown(config)}, or run with the ${homeVariable(layout)} it was installed with; or delete ${shown(layout.manifest)} to uninstall from ${shown(layout.config)} instead.`,
+    );
+  }
   const created = new Set(manifest?.created_files ?? []);
   const changes: FileChange[] = [];
   const summary: string[] = [];
-  const configPath = writablePath(layout.config);
+  let foreign = false;
+  const configPath = writablePath(config);
   const before = readText(configPath);
   if (before !== null) {
-    let after: string;
-    let empty: boolean;
-    if (layout.configFormat === 'codex-toml') {
-      after = removeCodexBlock(before, manifest?.separator ?? null, shown(layout.config));
-      empty = after.trim() === '';
-    } else {
-      const owned = manifest?.config === rel(layout.config);
+    let result: { text: string; empty?: boolean; foreign: boolean };
+    if (layout.configFormat === 'codex-toml') result = removeCodexBlock(before, manifest?.separator ?? null, shown(config));
+    else {
       const ctx = {
-        file: shown(layout.config),
+        file: shown(config),
         comments: layout.configFormat === 'jsonc',
-        owned,
+        owned: manifest !== null,
         createdKeys: manifest?.created_keys ?? [],
+        ...(manifest?.inserted ? { inserted: manifest.inserted } : {}),
       };
-      const result = uninstallJsonServer(before, ctx);
-      if (result.foreign) summary.push(`left the codestrator entry in ${shown(layout.config)}: codestrator install did not write it`);
-      after = result.text;
-      empty = result.empty;
+      result = uninstallJsonServer(before, ctx);
     }
-    const remove = after !== before && empty && created.has(rel(layout.config));
+    foreign = result.foreign;
+    if (foreign)
+      summary.push(`left the codestrator entry in ${shown(config)}: it is not what codestrator install writes; remove it yourself`);
+    const after = result.text;
+    const empty = result.empty ?? after.trim() === '';
+    const remove = after !== before && empty && created.has(rel(config));
     if (after !== before) {
       changes.push({ path: configPath, before: Buffer.from(before), after: remove ? null : Buffer.from(after), kind: 'config' });
-      summary.push(`${remove ? 'removed' : 'updated'} ${shown(layout.config)}: ${entryName(layout)} removed`);
+      summary.push(`${remove ? 'removed' : 'updated'} ${shown(config)}: ${entryName(layout)} removed`);
     }
   }
-  const skillsPlan = planSkillsUninstall(layout.skillsDir, shown);
+  const skillsPlan = planSkillsUninstall(skillsDir, shown);
   changes.push(...skillsPlan.changes);
   const skillFiles = skillsPlan.changes.filter((change) => !change.path.endsWith(SKILL_MARKER)).length;
-  if (skillFiles > 0) summary.push(`removed ${skillFiles} skill files from ${shown(layout.skillsDir)}/`);
+  if (skillFiles > 0) summary.push(`removed ${skillFiles} skill files from ${shown(skillsDir)}/`);
   const manifestBefore = readBuffer(layout.manifest);
-  if (manifestBefore) changes.push({ path: layout.manifest, before: manifestBefore, after: null, kind: 'manifest' });
+  // The record goes only with what it records: an entry left in place keeps it (run uninstall again once it is gone).
+  if (manifestBefore && foreign) summary.push(`kept the install record ${shown(layout.manifest)}`);
+  else if (manifestBefore) changes.push({ path: layout.manifest, before: manifestBefore, after: null, kind: 'manifest' });
   const dirs = [...(manifest?.created_dirs ?? []).map(abs), ...skillsPlan.emptyDirs, dirname(layout.manifest)];
-  return { changes, emptyDirs: deepestFirst(dirs), summary };
+  return { changes, emptyDirs: deepestFirst(dirs), summary, skillsDir };
+}
+
+/** The variable that moves a target's user config (global scope). */
+function homeVariable(layout: TargetLayout): string {
+  return layout.target === 'codex' ? 'CODEX_HOME' : layout.target === 'gemini' ? 'GEMINI_CLI_HOME' : 'HOME';
 }
 
 function entryName(layout: TargetLayout): string {
-  return layout.configFormat === 'codex-toml' ? '[mcp_servers.codestrator] in the managed block' : 'mcpServers.codestrator';
+  return layout.configFormat === 'codex-toml' ? '[mcp_servers.codestrator]' : 'mcpServers.codestrator';
 }
 
 function readManifest(layout: TargetLayout, shown: (path: string) => string): Manifest | null {
@@ -149,10 +186,21 @@ function readManifest(layout: TargetLayout, shown: (path: string) => string): Ma
   if (text === null) return null;
   try {
     const manifest = JSON.parse(text) as Manifest;
-    if (manifest.target !== layout.target || !Array.isArray(manifest.created_files) || !Array.isArray(manifest.created_dirs)) {
+    const shape =
+      typeof manifest.config === 'string' &&
+      ['string', 'undefined'].includes(typeof manifest.skills_dir) &&
+      Array.isArray(manifest.created_files) &&
+      Array.isArray(manifest.created_dirs);
+    if (manifest.target !== layout.target || !shape) {
       throw new Error('unexpected content');
     }
-    return { ...manifest, created_keys: Array.isArray(manifest.created_keys) ? manifest.created_keys : [] };
+    const { inserted, ...rest } = manifest;
+    const usable = typeof inserted?.before === 'string' && typeof inserted.after === 'string'; // else uninstall removes by structure
+    return {
+      ...rest,
+      created_keys: Array.isArray(manifest.created_keys) ? manifest.created_keys : [],
+      ...(usable ? { inserted } : {}),
+    };
   } catch (error) {
     throw new InstallError(
       `${shown(layout.manifest)} is not a valid install record (${(error as Error).message}).`,

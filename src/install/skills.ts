@@ -46,7 +46,7 @@ function filesUnder(dir: string): string[] {
 }
 
 /** What a skills plan does: file changes and the directories to remove once empty. */
-export interface SkillsPlan {
+interface SkillsPlan {
   changes: FileChange[];
   /** Directories inside installed skills, deepest first, removed if empty after the changes. */
   emptyDirs: string[];

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STARTUP_TIMEOUT_SEC, TOOL_TIMEOUT_SEC, type ServerCommand } from './codex-block.js';
+import { STARTUP_TIMEOUT_SEC, TOOL_TIMEOUT_SEC, type ServerCommand, tomlString } from './codex-block.js';
 import { scanToml } from './toml-scan.js';
 import type { TargetName } from './types.js';
 
@@ -79,7 +79,9 @@ export function nextSteps(layout: TargetLayout, homes: Homes): string[] {
       if (project && !codexTrusts(homes.codexHome, layout.base)) {
         steps.push(
           'Trust this project in Codex: it reads .codex/config.toml only in trusted projects. Codex asks on its first start here,',
-          `  or add to ${join(homes.codexHome, 'config.toml')}:  [projects.${JSON.stringify(layout.base)}] trust_level = "trusted"`,
+          `  or add these two lines to ${join(homes.codexHome, 'config.toml')}:`,
+          `    [projects.${tomlString(layout.base)}]`,
+          '    trust_level = "trusted"',
         );
       }
       steps.push(

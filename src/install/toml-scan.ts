@@ -5,16 +5,22 @@ export interface TomlEntry {
   path: string[];
   /** 1-based line where it starts. */
   line: number;
+  /** Offsets: where the header or key starts, and just after the header's `]` or the value's end. */
+  start: number;
+  end: number;
   kind: 'table' | 'array-table' | 'value';
   /** The decoded value when it is a single-line string. */
   string?: string;
+  /** The decoded items when the value is an array of single-line strings. */
+  strings?: string[];
   /** Whether the value is an inline table (`{…}`). */
   inlineTable?: boolean;
 }
 
 /**
  * Checks a TOML document's syntax and lists its tables and keys, so the installer can refuse a
- * broken file (naming the line) and find every definition of `mcp_servers.codestrator`.
+ * broken file (naming the line) and find every definition of `mcp_servers.codestrator` and the
+ * lines it spans.
  * It checks syntax only (TOML 1.0, plus 1.1's newlines in inline tables); duplicate keys are
  * left to Codex, which names them itself. Throws SyntaxErrorAt.
  */
@@ -102,7 +108,7 @@ class TomlScanner {
     const close = array ? ']]' : ']';
     if (!this.text.startsWith(close, this.pos)) this.fail(`expected "${close}" to close the table header`);
     this.pos += close.length;
-    this.entries.push({ path, line: this.lineOf(start), kind: array ? 'array-table' : 'table' });
+    this.entries.push({ path, line: this.lineOf(start), start, end: this.pos, kind: array ? 'array-table' : 'table' });
     return path;
   }
 
@@ -139,25 +145,29 @@ class TomlScanner {
     if (this.text[this.pos] !== '=') this.fail('expected "=" after the key');
     this.pos++;
     this.spaces();
-    const entry: TomlEntry = { path, line: this.lineOf(start), kind: 'value' };
+    const entry: TomlEntry = { path, line: this.lineOf(start), start, end: start, kind: 'value' };
     this.entries.push(entry);
-    this.value(entry);
+    const value = this.value(entry);
+    if (typeof value === 'string') entry.string = value;
+    else if (value) entry.strings = value;
+    entry.end = this.pos;
   }
 
-  private value(entry?: TomlEntry): void {
+  /** Reads a value; returns it decoded when it is a single-line string or an array of them. */
+  private value(entry?: TomlEntry): string | string[] | undefined {
     const text = this.text;
     const char = text[this.pos];
     if (text.startsWith('"""', this.pos)) this.multiline('"""');
     else if (text.startsWith("'''", this.pos)) this.multiline("'''");
-    else if (char === '"' || char === "'") {
-      const decoded = char === '"' ? this.basicString() : this.literalString();
-      if (entry) entry.string = decoded;
-    } else if (char === '[') this.array();
+    else if (char === '"') return this.basicString();
+    else if (char === "'") return this.literalString();
+    else if (char === '[') return this.array();
     else if (char === '{') {
       if (entry) entry.inlineTable = true;
       this.inlineTable(entry?.path ?? []);
     } else if (text.startsWith('true', this.pos) || text.startsWith('false', this.pos)) this.pos += char === 't' ? 4 : 5;
     else this.scalar();
+    return undefined;
   }
 
   private scalar(): void {
@@ -229,18 +239,22 @@ class TomlScanner {
     }
   }
 
-  private array(): void {
+  /** An array; its items when every one is a single-line string. */
+  private array(): string[] | undefined {
     const start = this.pos++;
+    let strings: string[] | undefined = [];
     for (;;) {
       this.blank();
       if (this.pos >= this.text.length) this.fail('unterminated array', start);
       if (this.text[this.pos] === ']') break;
-      this.value();
+      const item = this.value();
+      strings = typeof item === 'string' ? strings?.concat(item) : undefined;
       this.blank();
       if (this.text[this.pos] === ',') this.pos++;
       else if (this.text[this.pos] !== ']') this.fail('expected "," or "]" in the array');
     }
     this.pos++;
+    return strings;
   }
 
   private inlineTable(prefix: string[]): void {
