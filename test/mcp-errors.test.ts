@@ -1,12 +1,11 @@
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import Database from 'better-sqlite3';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv } from './helpers/cli.js';
 import { type McpHandle, connectMcp } from './helpers/mcp.js';
+import { RawServer } from './helpers/raw-mcp.js';
 import { type TempRepo, git, makeRepo } from './helpers/repo.js';
 
 /**
@@ -384,68 +383,6 @@ describe('tool surface', () => {
     }
   });
 });
-
-/** The built server over raw stdio, speaking newline-delimited JSON-RPC. */
-class RawServer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private buffer = '';
-  private readonly waiting = new Map<number, (message: Json) => void>();
-  readonly stderr: string[] = [];
-
-  constructor(cwd: string) {
-    const env = cleanEnv();
-    delete env.CODESTRATOR_REPO;
-    this.child = spawn(process.execPath, [BIN, 'mcp'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let newline: number;
-      while ((newline = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, newline).trim();
-        this.buffer = this.buffer.slice(newline + 1);
-        if (!line) continue;
-        const message = JSON.parse(line) as Json;
-        const resolve = this.waiting.get(message.id as number);
-        if (resolve) {
-          this.waiting.delete(message.id as number);
-          resolve(message);
-        }
-      }
-    });
-    this.child.stderr.on('data', (chunk: Buffer) => this.stderr.push(chunk.toString()));
-  }
-
-  request(id: number, method: string, params: Json): Promise<Json> {
-    const reply = new Promise<Json>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${method} (stderr: ${this.stderr.join('')})`)), 15_000);
-      this.waiting.set(id, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
-    return reply;
-  }
-
-  notify(method: string, params: Json = {}): void {
-    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', method, params }) + '\n');
-  }
-
-  /** Closes stdin and waits for the process to exit on its own. */
-  close(): Promise<number | null> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.child.kill();
-        resolve(-1);
-      }, 10_000);
-      this.child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-      this.child.stdin.end();
-    });
-  }
-}
 
 describe('protocol versions over raw JSON-RPC', () => {
   const versions = [...new Set(['2024-11-05', '2025-03-26', '2025-06-18', LATEST_PROTOCOL_VERSION])];

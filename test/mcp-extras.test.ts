@@ -1,11 +1,11 @@
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, ROOT, cleanEnv } from './helpers/cli.js';
+import { ROOT } from './helpers/cli.js';
 import { type McpHandle, connectMcp } from './helpers/mcp.js';
+import { RawServer } from './helpers/raw-mcp.js';
 import { type TempRepo, git, makeRepo } from './helpers/repo.js';
 import { privateTmux } from './helpers/tmux.js';
 
@@ -364,56 +364,9 @@ describe('where codestrator has no state, listing and reading create none', () =
   });
 });
 
-/** A bare JSON-RPC client over the server's stdio, to speak an older protocol version than the SDK's Client. */
-class RawServer {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private buffer = '';
-  private readonly waiting = new Map<number, (message: Json) => void>();
-
-  constructor(cwd: string) {
-    this.child = spawn(process.execPath, [BIN, 'mcp'], { cwd, env: cleanEnv(tmux.env) });
-    this.child.stdout.setEncoding('utf8');
-    this.child.stdout.on('data', (chunk: string) => {
-      this.buffer += chunk;
-      let newline: number;
-      while ((newline = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, newline).trim();
-        this.buffer = this.buffer.slice(newline + 1);
-        if (!line) continue;
-        const message = JSON.parse(line) as Json;
-        this.waiting.get(message.id as number)?.(message);
-        this.waiting.delete(message.id as number);
-      }
-    });
-  }
-
-  request(id: number, method: string, params: Json): Promise<Json> {
-    const reply = new Promise<Json>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no reply to ${method}`)), 15_000);
-      this.waiting.set(id, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', id, method, params }) + '\n');
-    return reply;
-  }
-
-  notify(method: string): void {
-    this.child.stdin.write(JSON.stringify({ jsonrpc: '2.0', method, params: {} }) + '\n');
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.stdin.end();
-    });
-  }
-}
-
 describe('a 2024-11-05 client', () => {
   it('sees the prompts and resources capabilities and can use both', async () => {
-    const server = new RawServer(repo.path);
+    const server = new RawServer(repo.path, tmux.env);
     try {
       const init = await server.request(1, 'initialize', {
         protocolVersion: '2024-11-05',
