@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from './helpers/cli.js';
 import { type McpHandle, connectMcp } from './helpers/mcp.js';
 import { type TempRepo, git, makeRepo } from './helpers/repo.js';
+import type { CallError as WireError } from './helpers/dispatch.js';
 
 /**
  * The acceptance flow, over MCP against the built server: one agent opens a session, plans
@@ -14,13 +15,6 @@ import { type TempRepo, git, makeRepo } from './helpers/repo.js';
  */
 
 type Json = Record<string, unknown>;
-interface WireError {
-  code: string;
-  message: string;
-  field?: string;
-  hint?: string;
-  data?: Json;
-}
 
 let repo: TempRepo;
 let mcp: McpHandle;

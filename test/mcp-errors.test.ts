@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type McpHandle, connectMcp } from './helpers/mcp.js';
 import { RawServer } from './helpers/raw-mcp.js';
 import { type TempRepo, git, makeRepo } from './helpers/repo.js';
+import type { CallError as WireError } from './helpers/dispatch.js';
 
 /**
  * Bad input through MCP: every mistake comes back as a structured error naming the field, and
@@ -15,13 +16,6 @@ import { type TempRepo, git, makeRepo } from './helpers/repo.js';
  */
 
 type Json = Record<string, unknown>;
-interface WireError {
-  code: string;
-  message: string;
-  field?: string;
-  hint?: string;
-  data?: Json;
-}
 
 const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const TOOLS = [
