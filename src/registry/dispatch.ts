@@ -11,7 +11,7 @@ import { closestNames } from './suggest.js';
 
 /** The adapters a call runs against, opened lazily on the first call (so MCP initialize stays fast). */
 export type Services = Omit<CoreContext, 'actor' | 'now' | 'config'> & {
-  /** Read per call, so edits to the config file apply without a restart. */
+  /** Read per call that needs it, so edits to the config file apply without a restart. */
   config(): RepoConfig;
 };
 
@@ -80,9 +80,13 @@ export class Dispatcher {
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
     if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
     if (actor.sessionId !== undefined || actor.threadId !== undefined) actor = this.validated(services, actor);
+    let config: RepoConfig | undefined;
     const ctx = {
       ...services,
-      config: services.config(),
+      // Read once per call, and only by calls that use it: most reads never stat the file.
+      get config() {
+        return (config ??= services.config());
+      },
       actor,
       now: this.now,
       registry: this.options.registry,
