@@ -20,8 +20,11 @@ export function scopePathIn(sql: Sql, ctx: CoreContext, path: string, field: str
 
 /** Active locks of other owners that conflict with the scope. */
 export function conflictingLocks(sql: Sql, scope: Scope, ownerKey: string | undefined, now: number): LockRow[] {
-  return activeLocks(sql, now).filter((lock) => lock.owner_key !== ownerKey && scopesConflict(scope, lock));
+  return othersConflicting(activeLocks(sql, now), scope, ownerKey);
 }
+
+const othersConflicting = (active: LockRow[], scope: Scope, ownerKey: string | undefined): LockRow[] =>
+  active.filter((lock) => lock.owner_key !== ownerKey && scopesConflict(scope, lock));
 
 function describeHolder(lock: LockRow, now: number) {
   return {
@@ -58,7 +61,8 @@ export function acquireLock(ctx: CoreContext, input: AcquireInput) {
       "UPDATE locks SET state = 'released', released_at = lease_until, release_reason = 'lease expired' WHERE state = 'active' AND lease_until <= ?",
       [now],
     );
-    const conflicts = conflictingLocks(sql, scope, owner, now);
+    const active = activeLocks(sql, now);
+    const conflicts = othersConflicting(active, scope, owner);
     if (conflicts.length > 0) {
       const first = conflicts[0]!;
       const seconds = Math.max(0, Math.ceil((first.lease_until - now) / 1000));
@@ -72,14 +76,16 @@ export function acquireLock(ctx: CoreContext, input: AcquireInput) {
         },
       );
     }
-    const same = sql.get<LockRow>("SELECT * FROM locks WHERE state = 'active' AND owner_key = ? AND scope_type = ? AND scope_path = ?", [
-      owner,
-      scope.scope_type,
-      scope.scope_path,
-    ]);
+    const same = active.find(
+      (lock) => lock.owner_key === owner && lock.scope_type === scope.scope_type && lock.scope_path === scope.scope_path,
+    );
     if (same) {
-      sql.run('UPDATE locks SET lease_until = max(lease_until, ?), heartbeat_at = ? WHERE id = ?', [now + ttl, now, same.id]);
-      return { lock: lockWire(sql.get<LockRow>('SELECT * FROM locks WHERE id = ?', [same.id])!, now), reentrant: true };
+      const extended = sql.get<LockRow>('UPDATE locks SET lease_until = max(lease_until, ?), heartbeat_at = ? WHERE id = ? RETURNING *', [
+        now + ttl,
+        now,
+        same.id,
+      ])!;
+      return { lock: lockWire(extended, now), reentrant: true };
     }
     const { lock_fence: fence } = sql.get<{ lock_fence: number }>(
       'UPDATE meta SET lock_fence = lock_fence + 1 WHERE id = 1 RETURNING lock_fence',
