@@ -19,8 +19,12 @@ const CONFIG = {
   seedTasks: 200,
   warmup: 200,
   iterations: 2000,
-  /** The measured iterations are split into rounds that alternate between servers, so drift hits both alike. */
-  rounds: 4,
+  /**
+   * The measured iterations are split into rounds; each round runs every row once, in a new random
+   * order. A ping-pong's latency depends on what ran just before (how deeply each process's CPU
+   * went idle), so a fixed order would favour whichever row follows a kind neighbour.
+   */
+  rounds: 20,
   coldStarts: 15,
   lockWorkers: 8,
   lockCycles: 1500,
@@ -122,7 +126,17 @@ async function timeLoop(count, fn) {
   return samples;
 }
 
-async function latencySection(cs, bare) {
+/** A copy of the list in random order (Fisher–Yates). */
+function shuffled(list) {
+  const copy = [...list];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
+}
+
+async function latencySection(cs, bare, bareWrite) {
   const listArgs = { method: 'task.list', params: { limit: 20 } };
   const scope = { scope_type: 'file', scope_path: 'src/bench-latency.ts' };
   // The bare server echoes payloads of the same size as codestrator's answers, so both sides carry
@@ -164,17 +178,25 @@ async function latencySection(cs, bare) {
       },
     ],
     echo: ['bare SDK     echo of {method, params} (no-op floor)', () => call(bare, 'echo', listArgs)],
+    writePair: [
+      'bare SDK     (SQLite write txn + echo) × 2 (pair)',
+      async () => {
+        await call(bareWrite, 'echo', acquirePayload);
+        await call(bareWrite, 'echo', releasePayload);
+      },
+    ],
   };
   const samples = Object.fromEntries(Object.keys(cases).map((key) => [key, []]));
   // The server's own CPU time per call: steadier than wall time, which swings with scheduling.
-  const serverOf = (key) => (key.startsWith('echo') ? bare : cs);
+  const serverOf = (key) => (key === 'writePair' ? bareWrite : key.startsWith('echo') ? bare : cs);
   const cpu = Object.fromEntries(Object.keys(cases).map((key) => [key, 0]));
-  progress(`latency: ${CONFIG.warmup} warm-up + ${CONFIG.iterations} measured calls per row, in ${CONFIG.rounds} alternating rounds`);
+  progress(`latency: ${CONFIG.warmup} warm-up + ${CONFIG.iterations} measured calls per row, in ${CONFIG.rounds} rounds of shuffled rows`);
   for (const [, fn] of Object.values(cases)) await timeLoop(CONFIG.warmup, fn);
   const perRound = Math.ceil(CONFIG.iterations / CONFIG.rounds);
   for (let round = 0; round < CONFIG.rounds; round++) {
     const count = Math.min(perRound, CONFIG.iterations - round * perRound);
-    for (const [key, [, fn]] of Object.entries(cases)) {
+    for (const key of shuffled(Object.keys(cases))) {
+      const [, fn] = cases[key];
       const before = serverOf(key).cpuMs();
       samples[key].push(...(await timeLoop(count, fn)));
       cpu[key] += serverOf(key).cpuMs() - before;
@@ -200,13 +222,16 @@ async function latencySection(cs, bare) {
       ['task.get  / echo', ratio(st.get.p50, st.echoGet.p50), ratio(st.get.p99, st.echoGet.p99), `≤ ${TARGET_RATIO}×`],
       ['lock pair / echo pair', ratio(st.lock.p50, st.echoPair.p50), ratio(st.lock.p99, st.echoPair.p99), `≤ ${TARGET_RATIO}×`],
       ['task.list / echo', ratio(st.list.p50, st.echoList.p50), ratio(st.list.p99, st.echoList.p99), '(reference)'],
+      ['lock pair / (SQLite write + echo) pair', ratio(st.lock.p50, st.writePair.p50), ratio(st.lock.p99, st.writePair.p99), '(reference)'],
       ['server CPU: task.get / echo', ratio(cpu.get, cpu.echoGet), '', '(reference)'],
       ['server CPU: lock pair / echo pair', ratio(cpu.lock, cpu.echoPair), '', '(reference)'],
       ['task.get  / no-op echo', ratio(st.get.p50, st.echo.p50), ratio(st.get.p99, st.echo.p99), '(reference)'],
     ]),
   );
   out('  (each bare echo carries a payload the size of the matching codestrator answer, so the ratio shows');
-  out("   codestrator's own work; a lock pair is two round trips, compared with two echo calls)");
+  out("   codestrator's own work; a lock pair is two round trips, compared with two echo calls. The");
+  out('   write pair is the same echo server committing one SQLite write transaction before each answer,');
+  out('   as a lock write must: the floor for a durable lock, shown for reference)');
   out();
 }
 
@@ -357,19 +382,20 @@ async function main() {
   const repo = makeRepo();
   let cs;
   let bare;
+  let bareWrite;
   try {
     progress(`temp repository ${repo.path}`);
     cs = await connect([BIN, 'mcp'], repo.path);
     bare = await connect([BARE_SERVER], repo.path);
+    bareWrite = await connect([BARE_SERVER, join(repo.path, '..', 'bare-write.db')], repo.path);
     await orch(cs, 'orch_session', 'workspace.init');
     await orch(cs, 'orch_session', 'session.open', { always_branch: false, agent_role: 'bench' });
     progress(`seeding ${CONFIG.seedTasks} tasks`);
     await seedTasks(cs, CONFIG.seedTasks);
 
-    if (wanted('latency')) await latencySection(cs, bare);
-    await cs.client.close();
-    await bare.client.close();
-    cs = bare = undefined;
+    if (wanted('latency')) await latencySection(cs, bare, bareWrite);
+    for (const server of [cs, bare, bareWrite]) await server.client.close();
+    cs = bare = bareWrite = undefined;
 
     if (wanted('cold-start')) await coldStartSection(repo.path);
     if (wanted('locks')) await throughputSection(repo.path);
@@ -378,6 +404,7 @@ async function main() {
   } finally {
     await cs?.client.close().catch(() => {});
     await bare?.client.close().catch(() => {});
+    await bareWrite?.client.close().catch(() => {});
     repo.cleanup();
   }
   out(`total bench time ${ms((performance.now() - started) / 1000, 1)} s`);
