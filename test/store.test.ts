@@ -64,6 +64,22 @@ describe('SqliteStore', () => {
     store.close();
   });
 
+  it('finds active locks through the partial index of live rows, however long the history', () => {
+    const store = new SqliteStore(join(dir, 'lock-plans.db'));
+    const plan = (query: string) =>
+      store
+        .read((sql) => sql.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`, []))
+        .map((row) => row.detail)
+        .join(' | ');
+    for (const where of ["state = 'active' AND lease_until > 0", "owner_key = 'session:1' AND state = 'active'", "state = 'active'"]) {
+      expect(plan(`SELECT * FROM locks WHERE ${where} ORDER BY id`)).toBe('SEARCH locks USING INDEX locks_live (state=?)');
+    }
+    expect(plan("UPDATE locks SET state = 'released' WHERE state = 'active' AND lease_until <= 0")).toBe(
+      'SEARCH locks USING INDEX locks_live (state=?)',
+    );
+    store.close();
+  });
+
   it('returns rows as plain objects whatever the column names are', () => {
     const store = new SqliteStore(join(dir, 'names.db'));
     const row = store.read((sql) =>

@@ -4,6 +4,7 @@ import { migration003 } from './003-git-plane.js';
 import { migration004 } from './004-threads-runtime.js';
 import { migration005 } from './005-thread-usage.js';
 import { migration006 } from './006-thread-activity.js';
+import { migration007 } from './007-live-locks-index.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -13,4 +14,12 @@ export interface Migration {
 }
 
 /** Every migration in order. Listed explicitly (no directory scan) so the bundle is deterministic. */
-export const migrations: readonly Migration[] = [migration001, migration002, migration003, migration004, migration005, migration006];
+export const migrations: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+  migration005,
+  migration006,
+  migration007,
+];
