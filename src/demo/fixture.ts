@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { demoGit } from './git.js';
+import { runGit } from '../git/run-git.js';
 
 /**
  * The demo's project, "tiny-shop": a cart total with tax, a shared money module, and a test
@@ -75,20 +75,20 @@ assert.equal(total([{ cents: 1000, quantity: 2 }]), 2400);
  * whatever the user's global git config says.
  */
 export async function createDemoRepo(dir: string): Promise<void> {
-  await demoGit(dir, ['init', '-q', '-b', 'main']);
+  await runGit(dir, ['init', '-q', '-b', 'main']);
   for (const [key, value] of [
     ['user.name', 'codestrator demo'],
     ['user.email', 'demo@codestrator.invalid'],
     ['commit.gpgsign', 'false'],
     ['tag.gpgsign', 'false'],
   ] as const) {
-    await demoGit(dir, ['config', key, value]);
+    await runGit(dir, ['config', key, value]);
   }
   for (const [path, content] of Object.entries(BASE_FILES)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  await demoGit(dir, ['add', '-A']);
+  await runGit(dir, ['add', '-A']);
   // The user's global hooks have no business in a throwaway repository.
-  await demoGit(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '-q', '-m', 'tiny-shop: cart total with tax']);
+  await runGit(dir, ['-c', 'core.hooksPath=/dev/null', 'commit', '-q', '-m', 'tiny-shop: cart total with tax']);
 }

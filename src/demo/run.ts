@@ -5,7 +5,7 @@ import { createDispatcher } from '../app/services.js';
 import type { Dashboard } from '../http/server.js';
 import { type Caller, DemoAborted, DemoError, methodCaller } from './call.js';
 import { createDemoRepo } from './fixture.js';
-import { demoGit } from './git.js';
+import { runGit } from '../git/run-git.js';
 import { landWork, runAgents } from './stages.js';
 import { type DemoReport, collectReport } from './summary.js';
 
@@ -56,7 +56,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const repo = await prepareDirectory(options.dir, state);
     checkpoint('create the repository');
     await createDemoRepo(repo);
-    const baseCommit = (await demoGit(repo, ['rev-parse', 'HEAD'])).trim();
+    const baseCommit = (await runGit(repo, ['rev-parse', 'HEAD'])).stdout.trim();
     say(`repository ${repo}: tiny-shop on main (src/, test/, check.js)`);
     const call = methodCaller(createDispatcher(repo, options.env, { adoptSessions: true }), () => step);
     state.call = call;

@@ -1,7 +1,7 @@
 import { basename, join } from 'node:path';
 import { packageRoot } from '../registry/bundle-info.js';
 import { type Caller, type LockView, type QueueView, type StepView, type ThreadView, itemsOf, ownerName } from './call.js';
-import { demoGit } from './git.js';
+import { runGit } from '../git/run-git.js';
 import { AGENTS, SHARED_SCOPE } from './scripts.js';
 
 /** What `codestrator demo --json` prints: the run's outcome, read back from the ledger and git. */
@@ -68,7 +68,7 @@ export async function collectReport(call: Caller, facts: RunFacts): Promise<Omit
     call('merge.main.list', {}).then(itemsOf<QueueView>),
     call('lock.list', { include_inactive: true }).then(itemsOf<LockView>),
   ]);
-  const log = (args: string[]) => demoGit(facts.repo, ['log', ...args, 'main']).then((out) => out.split('\n').filter(Boolean));
+  const log = (args: string[]) => runGit(facts.repo, ['log', ...args, 'main']).then(({ stdout }) => stdout.split('\n').filter(Boolean));
   const merged = (await log(['--no-merges', '--reverse', '--format=%s', `^${facts.baseCommit}`])).filter(Boolean);
   const mainLog = await log(['--oneline']);
   return {

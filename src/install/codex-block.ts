@@ -1,3 +1,4 @@
+import { tomlString } from '../runners/codex-config.js';
 import { scanToml, type TomlEntry } from './toml-scan.js';
 import { InstallError, SyntaxErrorAt } from './types.js';
 
@@ -49,14 +50,6 @@ export function codexBlock(server: ServerCommand, eol: string): string {
     BLOCK_END,
     '',
   ].join(eol);
-}
-
-/**
- * A TOML basic string: JSON's escapes are valid TOML, DEL must also be escaped in TOML. (Paths and
- * argv never hold lone surrogates, the one thing JSON can escape and TOML cannot represent.)
- */
-export function tomlString(value: string): string {
-  return JSON.stringify(value).replace(/\u007f/g, '\\u007F');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { STARTUP_TIMEOUT_SEC, TOOL_TIMEOUT_SEC, type ServerCommand, tomlString } from './codex-block.js';
+import { tomlString } from '../runners/codex-config.js';
+import { STARTUP_TIMEOUT_SEC, TOOL_TIMEOUT_SEC, type ServerCommand } from './codex-block.js';
 import { scanToml } from './toml-scan.js';
 import type { TargetName } from './types.js';
 

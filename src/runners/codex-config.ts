@@ -28,7 +28,10 @@ export function codexConfigToml(userConfig: string | null, entry: ServerEntry, t
   return [...kept, ...(kept.length > 0 ? [''] : []), ...ours, ''].join('\n');
 }
 
-/** A TOML basic string. JSON's escapes are all valid TOML; DEL must be escaped in TOML, not in JSON. */
+/**
+ * A TOML basic string: JSON's escapes are all valid TOML; DEL must be escaped in TOML, not in JSON.
+ * (Paths and argv never hold lone surrogates, the one thing JSON can escape and TOML cannot hold.)
+ */
 export function tomlString(value: string): string {
   return JSON.stringify(value).replace(/\u007f/g, '\\u007F');
 }
