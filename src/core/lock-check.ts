@@ -2,7 +2,7 @@ import { isAbsolute, sep } from 'node:path';
 import type { CoreContext } from './context.js';
 import { invalid } from './errors.js';
 import { ownerKeyOf } from './identity.js';
-import { conflictingLocks, scopePathIn } from './locks.js';
+import { conflictingLocks, describeHolder, scopePathIn } from './locks.js';
 import type { Sql } from './ports.js';
 import { REPO_ROOT_SCOPE, type Scope, scopesConflict } from './scope-path.js';
 
@@ -66,15 +66,7 @@ export function checkPaths(ctx: CoreContext, input: CheckPathsInput) {
     for (const path of input.paths) {
       const probe: Scope = { scope_type: 'prefix', scope_path: scopePathIn(sql, ctx, path, 'paths', true) };
       for (const lock of others.filter((held) => scopesConflict(probe, held))) {
-        conflicts.push({
-          path: probe.scope_path,
-          lock_id: lock.id,
-          scope_type: lock.scope_type,
-          scope_path: lock.scope_path,
-          owner: lock.owner_key,
-          lease_until: lock.lease_until,
-          expires_in_seconds: Math.max(0, Math.ceil((lock.lease_until - now) / 1000)),
-        });
+        conflicts.push({ path: probe.scope_path, ...describeHolder(lock, now) });
       }
     }
     return { ok: conflicts.length === 0, checked_as: owner ?? null, conflicts };

@@ -26,7 +26,8 @@ export function conflictingLocks(sql: Sql, scope: Scope, ownerKey: string | unde
 const othersConflicting = (active: LockRow[], scope: Scope, ownerKey: string | undefined): LockRow[] =>
   active.filter((lock) => lock.owner_key !== ownerKey && scopesConflict(scope, lock));
 
-function describeHolder(lock: LockRow, now: number) {
+/** A held lock as conflicts name it: which lock, what it covers, whose it is, and when its lease ends. */
+export function describeHolder(lock: LockRow, now: number) {
   return {
     lock_id: lock.id,
     scope_type: lock.scope_type,
