@@ -13,7 +13,7 @@ import { createRegistry } from '../src/registry/define.js';
 import { Dispatcher } from '../src/registry/dispatch.js';
 import { ROOT, call, cleanEnv } from './helpers/cli.js';
 import { type CallError, type Harness, openHarness } from './helpers/dispatch.js';
-import { git, makeRepo, type TempRepo } from './helpers/repo.js';
+import { git, makeRepo, TEST_GIT_ENV, type TempRepo } from './helpers/repo.js';
 
 /** Stands in for `codestrator hook pre-commit` (the CLI command is wired separately); runs the built dist/. */
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'run-hook.mjs');
@@ -25,15 +25,7 @@ function gitRun(cwd: string, args: string[], env: Record<string, string> = {}) {
     cwd,
     encoding: 'utf8',
     timeout: 30_000,
-    env: cleanEnv({
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 'Test',
-      GIT_AUTHOR_EMAIL: 'test@example.com',
-      GIT_COMMITTER_NAME: 'Test',
-      GIT_COMMITTER_EMAIL: 'test@example.com',
-      ...env,
-    }),
+    env: cleanEnv({ ...TEST_GIT_ENV, ...env }),
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
 }
