@@ -8,8 +8,9 @@ export const LockNames = {
   /** Merges into one parent worktree's branch and checkout. */
   parentWorktree: (worktreeId: number) => `worktree-merge:${worktreeId}`,
   /**
-   * `git worktree add`: two at once race on `.git/worktrees/` (one reads the other's half-written
-   * entry: "failed to read .git/worktrees/<name>/commondir"), so adds take turns across processes.
+   * `git worktree add` and the new worktree's config: while one add is half done, another add, or a
+   * `git config --worktree` anywhere, reads its half-written entry ("failed to read
+   * .git/worktrees/<name>/commondir"), so worktree creation takes turns across processes.
    */
   worktreeAdmin: 'git-worktree-admin',
 } as const;

@@ -73,10 +73,12 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
     { ledger: false },
   );
   try {
-    await withWorktreeAdmin(ctx, `create:${reserved.id}`, () =>
-      ctx.git.addWorktree({ path: reserved.path, branch: reserved.branch, base: baseSha }),
-    );
-    await ctx.git.installHooks(reserved.path);
+    // The hooks too: `git config --worktree` reads every worktree's metadata, and fails on one
+    // that another process's `git worktree add` has only half written.
+    await withWorktreeAdmin(ctx, `create:${reserved.id}`, async () => {
+      await ctx.git.addWorktree({ path: reserved.path, branch: reserved.branch, base: baseSha });
+      await ctx.git.installHooks(reserved.path);
+    });
     return reserved;
   } catch (err) {
     await discardWorktree(ctx, reserved);
@@ -85,7 +87,7 @@ export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promi
   }
 }
 
-/** Runs a `git worktree add` while no other codestrator process adds one (see LockNames.worktreeAdmin). */
+/** Runs a `git worktree add` (and its setup) while no other codestrator process adds one (see LockNames.worktreeAdmin). */
 export function withWorktreeAdmin<T>(ctx: CoreContext, purpose: string, fn: () => Promise<T>): Promise<T> {
   const holder = `${purpose}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   return withNamedLock(ctx, LockNames.worktreeAdmin, holder, { ttlSeconds: 600, waitMs: 120_000 }, fn);
