@@ -18,7 +18,8 @@ const READ_ONLY_ROLES = new Set(['merge-reviewer', 'reviewer', 'research', 'veri
 const REPO_TAG = '@codestrator_repo';
 
 export interface SpawnInput {
-  role?: Role;
+  /** A prompt template name (ROLES) or any other role name the caller uses (contract: free text). */
+  role?: Role | (string & {});
   title?: string;
   objective?: string;
   runner?: string;
@@ -35,6 +36,11 @@ export interface SpawnInput {
   context_pack?: ContextPack;
   initial_prompt?: string;
   max_concurrent_children?: number;
+  /** Contract inputs of thread.child.spawn / merge.review.request_auto (method-contracts.md). */
+  agent_guide_path?: string;
+  agent_override?: string;
+  ensure_tmux?: boolean;
+  auto_install?: boolean;
 }
 
 /** 50 ms apart: how long an untagged session of our name is given to be tagged by the spawn that made it. */
