@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { CONFIG_FILE, DEFAULT_CONFIG, type RepoConfig } from '../core/config.js';
 import { CodestratorError } from '../core/errors.js';
+import { RUNNER_KINDS } from '../runners/types.js';
 
 const seconds = z
   .number()
@@ -26,6 +27,16 @@ const schema = z.strictObject({
   merge_lock_ttl_seconds: seconds.optional(),
   review_diff_max_bytes: z.number().int().min(1000).max(50_000_000).optional(),
   idle_delivery_seconds: z.number().int().min(1).max(86_400).optional(),
+  max_concurrent_children: z.number().int().min(1).max(64).optional(),
+  reviewer: z
+    .strictObject({
+      runner: z.enum(RUNNER_KINDS),
+      command: z.array(z.string()).min(1).optional(),
+      script_path: z.string().min(1).optional(),
+      model: z.string().min(1).optional(),
+    })
+    .nullable()
+    .optional(),
 });
 
 let cache: { path: string; mtimeMs: number; config: RepoConfig } | undefined;

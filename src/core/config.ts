@@ -16,6 +16,18 @@ export interface RepoConfig {
   review_diff_max_bytes: number;
   /** A child silent this long is idle: its pending messages are typed into its pane. */
   idle_delivery_seconds: number;
+  /** Ceiling on a session's live children: a spawn's max_concurrent_children may lower it, never raise it. */
+  max_concurrent_children: number;
+  /** The agent a merge.review.request_auto reviewer runs as, unless the call names one; null = the spawn default (codex). */
+  reviewer: ChildAgent | null;
+}
+
+/** Which agent a child runs: a runner kind plus what that runner needs. */
+export interface ChildAgent {
+  runner: string;
+  command?: string[];
+  script_path?: string;
+  model?: string;
 }
 
 export const DEFAULT_CONFIG: RepoConfig = {
@@ -27,6 +39,8 @@ export const DEFAULT_CONFIG: RepoConfig = {
   merge_lock_ttl_seconds: 900,
   review_diff_max_bytes: 200_000,
   idle_delivery_seconds: 20,
+  max_concurrent_children: 6,
+  reviewer: null,
 };
 
 export const CONFIG_FILE = 'config.json';
