@@ -307,6 +307,12 @@ describe('tool surface', () => {
     }
   });
 
+  it('tools/list stays small: at most 16 KiB in all, at most 2,000 characters per description (Claude Code cuts at 2,048)', async () => {
+    const { tools } = await mcp.client.listTools();
+    expect(Buffer.byteLength(JSON.stringify(tools))).toBeLessThanOrEqual(16 * 1024);
+    for (const tool of tools) expect(tool.description!.length, tool.name).toBeLessThanOrEqual(2000);
+  });
+
   it('orchestrator.call takes any method', async () => {
     const init = await ok('orchestrator.call', 'workspace.init');
     expect(init.db_path).toBe(dbPath);

@@ -10,7 +10,7 @@ const GROUP_PURPOSE: Record<Group, string> = {
   orch_task: 'Task ledger (epic → feature → test_group → case) and the case lifecycle: begin, step.check, complete, resume.',
   orch_graph: 'Planning graph: nodes, edges, checklists, snapshots.',
   orch_workspace: 'Isolation: worktree decisions and file/prefix locks with leases.',
-  orch_thread: 'Child agent threads in tmux (reserved: its methods arrive with the runtime plane).',
+  orch_thread: 'Child agents in tmux panes you watch read-only: spawn, status, directives, stop, reports; the tmux runtime.',
   orch_lifecycle: 'Your compact resume point (work.current_ref) after a restart or context compaction.',
   orch_merge: 'Merge requests, review and the main-merge queue (request, process, status, lock).',
   orch_inbox: 'Messages between threads.',
@@ -27,7 +27,7 @@ function toolFor(group: Group, registry: Registry): Tool {
       GROUP_PURPOSE[group],
       names.length > 0 ? 'Methods:' : 'No methods yet.',
       ...lines,
-      'Params are validated strictly. orch_system system.describe {"method": "<name>"} returns any method\'s params schema and an example.',
+      'Params are strict; orch_system system.describe {"method":"<name>"} gives the schema and an example.',
     ].join('\n'),
     inputSchema: {
       type: 'object',
