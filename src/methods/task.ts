@@ -4,6 +4,8 @@ import { attachResumeCandidate, listResumeCandidates, resumeNext } from '../core
 import { LEVELS, TASK_STATUSES, createTask, getTaskView, listTasks, updateTask } from '../core/tasks.js';
 import { force, id, identity, paging, paths, text } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
+import { asOwnSession, continueSession } from '../core/session-match.js';
+import { fingerprint, resumedSession } from './own-session.js';
 
 const taskId = id('Task');
 const caseId = id('Case (a level=case task)');
@@ -145,11 +147,20 @@ export const taskMethods = [
     params: z.strictObject({
       scope_task_ids: z.array(taskId).max(100).optional().describe('Limit to cases under these tasks'),
       scope_case_ids: z.array(caseId).max(500).optional().describe('Limit to these cases'),
+      terminal_fingerprint: fingerprint,
       ...identity,
     }),
     example: {},
     mutates: false,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => resumeNext(ctx, params),
+    adoptSession: resumedSession,
+    handler: ({ session_id: _s, thread_id: _t, terminal_fingerprint, ...params }, ctx) =>
+      asOwnSession(
+        ctx,
+        terminal_fingerprint,
+        (own) => resumeNext(own, params),
+        // Not tied to a session: the next ready case for anyone, and the sessions that may be the caller's.
+        (answer) => (answer.candidates.length > 0 ? { ...resumeNext(ctx, params), ...answer } : resumeNext(ctx, params)),
+      ),
   }),
   defineMethod({
     name: 'resume.candidates.list',
@@ -175,14 +186,19 @@ export const taskMethods = [
     group: 'orch_task',
     summary: 'Take over a suspended session: its worktree, current ref, active case and locks (compare-and-swap; one winner).',
     params: z.strictObject({
-      requester_session_id: id('Your session'),
+      requester_session_id: id("Your session (default: this server's); with none, you continue the target as yourself").optional(),
       target_session_id: id('The suspended session'),
       heartbeat_timeout_seconds: z.number().int().min(1).max(86_400).optional(),
     }),
     example: { requester_session_id: 2, target_session_id: 1 },
     mutates: true,
-    identity: 'none',
+    identity: 'env',
     adoptSession: (result) => (result as { session?: { id?: number } }).session?.id,
-    handler: (params, ctx) => attachResumeCandidate(ctx, params),
+    handler: ({ requester_session_id, ...params }, ctx) => {
+      const requester = requester_session_id ?? ctx.actor.sessionId;
+      return requester === undefined
+        ? continueSession(ctx, params.target_session_id)
+        : attachResumeCandidate(ctx, { ...params, requester_session_id: requester });
+    },
   }),
 ];
