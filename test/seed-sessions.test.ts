@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { createDispatcher } from '../src/app/services.js';
 import { type Harness, makeGroup, openHarness, quickSession } from './helpers/dispatch.js';
 
 /**
@@ -154,5 +155,92 @@ describe('lock.acquire owner_session (contract input)', () => {
       (await asThread.ok('lock.acquire', { scope_type: 'file', scope_path: 't2.txt', owner_session: `thread:${thread}` })).lock.owner_key,
     ).toBe(`thread:${thread}`);
     expect((await asThread.fail('lock.acquire', { scope_type: 'file', scope_path: 't3.txt', owner_session: b })).code).toBe('NOT_OWNER');
+  });
+});
+
+describe('contract inputs of the session, case and lock methods', () => {
+  it('accepts every input method-contracts.md lists, with its meaning', async () => {
+    const h = fresh();
+    // An agent's own MCP server: after session.open, calls without session_id act as that session.
+    const agent = createDispatcher(h.repo.path, { PATH: process.env.PATH, HOME: process.env.HOME }, { adoptSessions: true });
+    const calls: string[] = [];
+    const call = async (method: string, params: Record<string, unknown>): Promise<Record<string, any>> => {
+      calls.push(method);
+      const outcome = await agent.call(method, params);
+      if (!outcome.ok) throw new Error(`${method} failed: ${JSON.stringify(outcome.error)}`);
+      return outcome.result;
+    };
+    const opened = await call('session.open', {
+      agent_role: 'codex',
+      owner: 'alice',
+      terminal_fingerprint: 'term-1',
+      intent: 'new_work',
+      heartbeat_timeout_seconds: 60,
+      user_request: 'contract check',
+      worktree_name: 'contract check',
+      always_branch: true,
+    });
+    const s = opened.session.id as number;
+    expect(opened.session).toMatchObject({
+      agent_role: 'codex',
+      owner: 'alice',
+      terminal_fingerprint: 'term-1',
+      heartbeat_timeout_seconds: 60,
+    });
+    expect(opened.worktree_slug).toBe('contract-check');
+    await call('session.heartbeat', { session_id: s });
+    expect((await call('session.context', { session_id: s })).session.id).toBe(s);
+    const epic = (await call('task.create', { level: 'epic', title: 'E', priority: 3, assignee_session: s })).task;
+    expect(epic).toMatchObject({ priority: 3, assignee_session_id: s });
+    const feature = (await call('task.create', { level: 'feature', title: 'F', parent_id: epic.id })).task;
+    const group = (await call('task.create', { level: 'test_group', title: 'G', parent_id: feature.id })).task;
+    const one = (await call('task.create', { level: 'case', title: 'C1', parent_id: group.id })).task;
+    const two = (await call('task.create', { level: 'case', title: 'C2', parent_id: group.id })).task;
+    expect((await call('task.list', { level: 'case', status: 'todo', parent_id: group.id })).count).toBe(2);
+    expect((await call('task.get', { task_id: one.id })).task.id).toBe(one.id);
+    await call('scheduler.decide_worktree', { changed_files: 3, estimate_minutes: 30, risk: 2, parallel_workers: 2, conflicting_paths: 1 });
+    const begun = await call('case.begin', {
+      case_id: one.id,
+      session_id: s,
+      input_contract: { endpoint: '/login' },
+      fixtures: ['fixtures/user.json'],
+      required_files: ['src/a.ts'],
+    });
+    expect(begun.task ?? begun.case).toBeDefined();
+    await call('step.check', {
+      case_id: one.id,
+      session_id: s,
+      step_title: 'write the test',
+      result: 'pass',
+      artifacts: ['logs/test.txt'],
+      required_files: ['src/a.ts'],
+    });
+    const ref = await call('work.current_ref', { session_id: s, mode: 'resume', required_files: ['src/a.ts'] });
+    await call('work.current_ref.ack', { session_id: s, ref_id: ref.current_ref.ref_id });
+    const lock = (await call('lock.acquire', { scope_type: 'file', scope_path: 'src/a.ts', owner_session: s, ttl_seconds: 60 })).lock;
+    await call('lock.heartbeat', { lock_id: lock.id, ttl_seconds: 120 });
+    await call('lock.release', { lock_id: lock.id });
+    await call('case.complete', {
+      case_id: one.id,
+      session_id: s,
+      summary: 'done',
+      next_action: 'next case',
+      required_files: ['src/a.ts'],
+    });
+    // input_contract is typed json: its JSON text is the object.
+    const asText = await call('case.begin', { case_id: two.id, session_id: s, input_contract: '{"endpoint": "/logout"}', fixtures: [] });
+    expect(asText.notes).toBeUndefined();
+    const stored = h.db().prepare('SELECT input_contract FROM tasks WHERE id = ?').get(two.id) as { input_contract: string };
+    expect(JSON.parse(stored.input_contract)).toEqual({ endpoint: '/logout' });
+    expect((await call('resume.next', {})).source).toBeDefined();
+    await call('resume.candidates.list', { requester_session_id: s, heartbeat_timeout_seconds: 30 });
+    const other = await quickSession(h);
+    h.db()
+      .prepare('UPDATE sessions SET last_seen_at = ? WHERE id = ?')
+      .run(Date.now() - 120_000, s);
+    const attached = await call('resume.candidates.attach', { requester_session_id: other, target_session_id: s });
+    expect(attached.taken_over).toBe(s);
+    await call('session.close', { session_id: other });
+    expect(new Set(calls).size).toBe(19);
   });
 });

@@ -11,6 +11,18 @@ const taskId = id('Task');
 const caseId = id('Case (a level=case task)');
 const stepTitles = z.array(text('Step title').pipe(z.string().max(500))).max(200);
 
+/** The contract types input_contract as json: an object, or its JSON text; other text is kept as { text }. */
+function contractObject(given: Record<string, unknown> | string | undefined) {
+  if (given === undefined || typeof given === 'object') return given === undefined ? undefined : { value: given };
+  try {
+    const parsed: unknown = JSON.parse(given);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { value: parsed as Record<string, unknown> };
+  } catch {
+    // Not JSON: kept as text below.
+  }
+  return { value: { text: given }, note: 'input_contract: the text is not a JSON object; it is stored as {"text": ...}.' };
+}
+
 export const taskMethods = [
   defineMethod({
     name: 'task.create',
@@ -92,7 +104,10 @@ export const taskMethods = [
     summary: 'Claim a case atomically and start it; refused while another live owner holds it or dependencies are unfinished.',
     params: z.strictObject({
       case_id: caseId,
-      input_contract: z.record(z.string(), z.unknown()).optional().describe('What the case consumes (JSON object)'),
+      input_contract: z
+        .union([z.record(z.string(), z.unknown()), z.string().max(20_000)])
+        .optional()
+        .describe('What the case consumes: a JSON object (or its JSON text)'),
       fixtures: z
         .array(z.union([z.string().max(2000), z.number().int().positive()]))
         .max(100)
@@ -104,7 +119,11 @@ export const taskMethods = [
     }),
     example: { case_id: 4, input_contract: { endpoint: '/login' }, fixtures: [], required_files: ['src/auth/login.ts'] },
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => beginCase(ctx, params),
+    handler: ({ session_id: _s, thread_id: _t, input_contract, ...params }, ctx) => {
+      const contract = contractObject(input_contract);
+      const begun = beginCase(ctx, { ...params, ...(contract ? { input_contract: contract.value } : {}) });
+      return contract?.note ? { ...begun, notes: [contract.note] } : begun;
+    },
   }),
   defineMethod({
     name: 'step.check',
