@@ -50,7 +50,7 @@ export function fenceOf(sql: Sql, sessionId: number): Fence | undefined {
     session_id: sessionId,
     successor_session_id: successor,
     message: `Session ${sessionId} was taken over by session ${successor}; it can no longer change anything.`,
-    hint: `Stop working as session ${sessionId}. If you continue its work, act as session ${successor}: work.current_ref {"session_id": ${successor}} gives the next step; otherwise open a new session with session.open.`,
+    hint: `Stop working as session ${sessionId}: session ${successor} continues its work (work.current_ref shows where it stands). Only the agent now working on it should act as session ${successor}; for other work, open a new session with session.open.`,
   };
 }
 
