@@ -121,6 +121,8 @@ describe('resume after a restart (a fresh server, no environment)', () => {
     const candidateB = candidates.find((c) => c.session_id === b.session)!;
     expect(candidateB).toMatchObject({ matched_by: ['terminal'], current_ref: { case: { id: b.caseId } } });
     expect(candidateB.attach).toEqual({ tool: 'orch_task', method: 'resume.candidates.attach', params: { target_session_id: b.session } });
+    const unrecorded = await ok(fresh, 'orch_lifecycle', 'work.current_ref', { next_action: 'carry on' });
+    expect(unrecorded).toMatchObject({ source: 'unidentified', notes: [expect.stringContaining('not recorded')] });
     const listed = await ok(fresh, 'orch_task', 'resume.next', {});
     expect((listed.candidates as Json[]).length).toBe(2);
 

@@ -5,6 +5,10 @@ import { defineMethod } from '../registry/define.js';
 import { asOwnSession } from '../core/session-match.js';
 import { fingerprint, resumedSession } from './own-session.js';
 
+/** Whether a work.current_ref call records (a checkpoint) rather than only reads. */
+const records = (params: { next_action?: string; summary?: string; required_files?: string[] }) =>
+  params.next_action !== undefined || params.summary !== undefined || params.required_files !== undefined;
+
 export const lifecycleMethods = [
   defineMethod({
     name: 'work.current_ref',
@@ -27,14 +31,22 @@ export const lifecycleMethods = [
     example: { mode: 'compact' },
     mutates: true,
     // A closed or taken-over session may still read where its work went; only recording is refused.
-    fenced: (params) => params.next_action !== undefined || params.summary !== undefined || params.required_files !== undefined,
+    fenced: records,
     adoptSession: resumedSession,
     handler: ({ session_id: _s, thread_id: _t, terminal_fingerprint, ...params }, ctx) =>
       asOwnSession(
         ctx,
         terminal_fingerprint,
         (own) => currentRef(own, params),
-        (answer) => ({ source: 'unidentified', owner: null, current_ref: null, ...answer }),
+        (answer) => ({
+          source: 'unidentified',
+          owner: null,
+          current_ref: null,
+          ...answer,
+          ...(records(params)
+            ? { notes: ['next_action/summary/required_files: not recorded, since no session is tied to this caller yet.'] }
+            : {}),
+        }),
       ),
   }),
   defineMethod({
