@@ -7,11 +7,15 @@ import { SqliteStore } from '../store/database.js';
 import { TmuxClient } from '../tmux/client.js';
 import { loadConfig } from './config.js';
 import { nodeFiles } from './files.js';
+import { callerOrigin } from './origin.js';
 import { runnerAdapter } from './runners.js';
 import { resolveWorkspace } from './workspace.js';
 
-/** The one place where adapters are built and handed to the registry. */
-export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise<Services> {
+/**
+ * The one place where adapters are built and handed to the registry. `agent`: the services of an
+ * agent's own MCP server, which know where that agent runs (its origin).
+ */
+export async function openServices(cwd: string, env: NodeJS.ProcessEnv, options: { agent?: boolean } = {}): Promise<Services> {
   const workspace = await resolveWorkspace(cwd, env);
   return {
     workspace,
@@ -30,5 +34,6 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv): Promise
       baseEnv: env,
     },
     config: () => loadConfig(workspace.stateDir),
+    ...(options.agent ? { origin: callerOrigin(cwd, env) } : {}),
   };
 }

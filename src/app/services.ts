@@ -32,7 +32,7 @@ export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv, options: {
     adoptSessions: options.adoptSessions ?? false,
     services: () => {
       // Adapters (SQLite, git, tmux, runners) load on the first call, so initialize is answered fast.
-      services ??= import('./open-services.js').then((module) => module.openServices(cwd, env));
+      services ??= import('./open-services.js').then((module) => module.openServices(cwd, env, { agent: options.adoptSessions ?? false }));
       // A failed open (not a repository) must not stick: the next call tries again.
       services.catch(() => (services = undefined));
       return services;

@@ -14,6 +14,21 @@ export interface Actor {
   threadId?: number;
 }
 
+/**
+ * Where the agent an MCP server serves runs, as that server sees it: how a restarted agent (a new
+ * client and server process) finds its session again.
+ */
+export interface CallerOrigin {
+  /** The server's working directory (real path): agents start in the worktree they work in. */
+  cwd: string;
+  /** A stable name of the client's terminal (tmux pane, terminal session id or tty), when one is found. */
+  terminal: string | null;
+  /** This server process, as `pid:starttime` (or the pid where start times are unknown). */
+  process: string;
+  /** Whether the server process recorded as `process` still runs. */
+  isRunning(process: string): boolean;
+}
+
 /** Everything a domain function may use. Built per call by the dispatcher. */
 export interface CoreContext {
   store: Store;
@@ -29,6 +44,8 @@ export interface CoreContext {
   config: RepoConfig;
   /** Identity taken from the call's params, else from CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID. */
   actor: Actor;
+  /** Set for an agent's own MCP server (which adopts the sessions it opens); absent for the CLI and supervisors. */
+  origin?: CallerOrigin;
   now(): number;
   /**
    * Where long operations (queue processing, gates, spawns, gc) say what they are doing now; each

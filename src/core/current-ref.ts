@@ -1,6 +1,7 @@
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid, notFound } from './errors.js';
 import { checkOwnership, requireOwner } from './identity.js';
+import { fenceOf, fencedView } from './fence.js';
 import { parseJson, toJson } from './json.js';
 import type { Sql } from './ports.js';
 import { type CheckpointRow, type LockRow, type TaskRow, type WorktreeRow, lockWire } from './rows.js';
@@ -216,6 +217,8 @@ export function currentRef(ctx: CoreContext, input: CurrentRefInput) {
   const owner = requireOwner(ctx.actor, 'work.current_ref');
   const sets = input.next_action !== undefined || input.summary !== undefined || input.required_files !== undefined;
   const read = (sql: Sql) => {
+    const fence = ctx.actor.sessionId !== undefined ? fenceOf(sql, ctx.actor.sessionId) : undefined;
+    if (fence) return fencedView(sql, ctx, owner, fence);
     const ref = sql.get<CurrentRefRow>("SELECT * FROM current_refs WHERE owner_key = ? AND status = 'active'", [owner]);
     if (!ref) {
       return {

@@ -1,6 +1,7 @@
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid } from './errors.js';
 import { isOwnerLive, isSessionLive, ownerKeyOf } from './identity.js';
+import { fenceOf, fencedView } from './fence.js';
 import type { Sql } from './ports.js';
 import { type CheckpointRow, type SessionRow, type TaskRow, type WorktreeRow, checkpointWire, sessionWire, taskWire } from './rows.js';
 import { compactRef, type CurrentRefRow } from './current-ref.js';
@@ -41,6 +42,8 @@ function scopeCaseIds(sql: Sql, input: ResumeNextInput): Set<number> | undefined
 export function resumeNext(ctx: CoreContext, input: ResumeNextInput) {
   const owner = ownerKeyOf(ctx.actor);
   return ctx.store.read((sql) => {
+    const fence = ctx.actor.sessionId !== undefined ? fenceOf(sql, ctx.actor.sessionId) : undefined;
+    if (fence && owner) return { ...fencedView(sql, ctx, owner, fence), case: null };
     if (owner) {
       const own = sql.get<TaskRow>("SELECT * FROM tasks WHERE owner_key = ? AND level = 'case' AND status = 'in_progress'", [owner]);
       if (own) {
@@ -214,10 +217,20 @@ export function attachResumeCandidate(ctx: CoreContext, input: AttachInput) {
       "UPDATE tasks SET owner_key = ?, owner_session_id = ?, owner_thread_id = NULL, updated_at = ? WHERE owner_key = ? AND status = 'in_progress'",
       [requesterKey, requester.id, now, targetKey],
     );
+    // The target and its threads are fenced from now on: their locks (and the main-merge lock) go to the requester.
+    const fencedKeys = [
+      targetKey,
+      ...sql.all<{ id: number }>('SELECT id FROM threads WHERE session_id = ?', [target.id]).map((t) => `thread:${t.id}`),
+    ];
+    const marks = fencedKeys.map(() => '?').join(', ');
     const locksMoved = sql.run(
-      "UPDATE locks SET owner_key = ?, owner_session_id = ?, owner_thread_id = NULL WHERE owner_key = ? AND state = 'active'",
-      [requesterKey, requester.id, targetKey],
+      `UPDATE locks SET owner_key = ?, owner_session_id = ?, owner_thread_id = NULL WHERE owner_key IN (${marks}) AND state = 'active'`,
+      [requesterKey, requester.id, ...fencedKeys],
     ).changes;
+    const namedLocksMoved = sql.run(`UPDATE named_locks SET holder_key = ? WHERE holder_key IN (${marks})`, [
+      requesterKey,
+      ...fencedKeys,
+    ]).changes;
     sql.run('INSERT INTO session_handoffs (from_session_id, to_session_id, created_at) VALUES (?, ?, ?)', [target.id, requester.id, now]);
     const worktree = target.worktree_id
       ? (sql.get<WorktreeRow>('SELECT * FROM worktrees WHERE id = ?', [target.worktree_id]) ?? null)
@@ -227,6 +240,7 @@ export function attachResumeCandidate(ctx: CoreContext, input: AttachInput) {
       taken_over: target.id,
       worktree,
       locks_transferred: locksMoved,
+      named_locks_transferred: namedLocksMoved,
       current_ref: compactRef(ctx, requesterKey),
       hint: worktree
         ? `Continue in ${worktree.path}; call work.current_ref for the next step.`

@@ -11,6 +11,7 @@ import { releaseOwnerLocks } from './locks.js';
 import { listResumeCandidates } from './resume.js';
 import { compactRef } from './current-ref.js';
 import { stopSessionChildren } from './thread-control.js';
+import { reopenAnswer, sessionInHand } from './session-match.js';
 
 export interface OpenSessionInput {
   agent_role?: string;
@@ -79,6 +80,9 @@ function insertSession(
  * returns the candidates.
  */
 export async function openSession(ctx: CoreContext, input: OpenSessionInput) {
+  // The same agent opening again (a retry, a restart following the skill from the top) keeps its case.
+  const inHand = sessionInHand(ctx, input.terminal_fingerprint);
+  if (inHand) return reopenAnswer(ctx, inHand);
   const intent = input.intent === 'resume_work' ? 'resume_work' : 'new_work';
   if (intent === 'resume_work') {
     const { session, rootThread } = ctx.store.write((sql) =>

@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { ackCurrentRef, currentRef } from '../core/current-ref.js';
 import { force, id, identity, paths } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
+import { asOwnSession } from '../core/session-match.js';
+import { fingerprint, resumedSession } from './own-session.js';
+
+/** Whether a work.current_ref call records (a checkpoint) rather than only reads. */
+const records = (params: { next_action?: string; summary?: string; required_files?: string[] }) =>
+  params.next_action !== undefined || params.summary !== undefined || params.required_files !== undefined;
 
 export const lifecycleMethods = [
   defineMethod({
@@ -19,11 +25,29 @@ export const lifecycleMethods = [
       next_action: z.string().max(5000).optional(),
       summary: z.string().max(20_000).optional(),
       required_files: paths('Files needed to continue').optional(),
+      terminal_fingerprint: fingerprint,
       ...identity,
     }),
     example: { mode: 'compact' },
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => currentRef(ctx, params),
+    // A closed or taken-over session may still read where its work went; only recording is refused.
+    fenced: records,
+    adoptSession: resumedSession,
+    handler: ({ session_id: _s, thread_id: _t, terminal_fingerprint, ...params }, ctx) =>
+      asOwnSession(
+        ctx,
+        terminal_fingerprint,
+        (own) => currentRef(own, params),
+        (answer) => ({
+          source: 'unidentified',
+          owner: null,
+          current_ref: null,
+          ...answer,
+          ...(records(params)
+            ? { notes: ['next_action/summary/required_files: not recorded, since no session is tied to this caller yet.'] }
+            : {}),
+        }),
+      ),
   }),
   defineMethod({
     name: 'work.current_ref.ack',

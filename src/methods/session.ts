@@ -40,7 +40,9 @@ export const sessionMethods = [
     }),
     example: { intent: 'new_work', user_request: 'Fix the login redirect loop', worktree_name: 'login fix' },
     mutates: true,
-    identity: 'none',
+    // The server's own session (if any) is the caller: opening again returns it while it holds a case.
+    identity: 'env',
+    fenced: false,
     adoptSession: (result) => (result as { session?: { id?: number; status?: string } }).session?.id,
     handler: (params, ctx) => openSession(ctx, params),
   }),

@@ -4,10 +4,24 @@ import { attachResumeCandidate, listResumeCandidates, resumeNext } from '../core
 import { LEVELS, TASK_STATUSES, createTask, getTaskView, listTasks, updateTask } from '../core/tasks.js';
 import { force, id, identity, paging, paths, text } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
+import { asOwnSession, continueSession } from '../core/session-match.js';
+import { fingerprint, resumedSession } from './own-session.js';
 
 const taskId = id('Task');
 const caseId = id('Case (a level=case task)');
 const stepTitles = z.array(text('Step title').pipe(z.string().max(500))).max(200);
+
+/** The contract types input_contract as json: an object, or its JSON text; other text is kept as { text }. */
+function contractObject(given: Record<string, unknown> | string | undefined) {
+  if (given === undefined || typeof given === 'object') return given === undefined ? undefined : { value: given };
+  try {
+    const parsed: unknown = JSON.parse(given);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { value: parsed as Record<string, unknown> };
+  } catch {
+    // Not JSON: kept as text below.
+  }
+  return { value: { text: given }, note: 'input_contract: the text is not a JSON object; it is stored as {"text": ...}.' };
+}
 
 export const taskMethods = [
   defineMethod({
@@ -90,7 +104,10 @@ export const taskMethods = [
     summary: 'Claim a case atomically and start it; refused while another live owner holds it or dependencies are unfinished.',
     params: z.strictObject({
       case_id: caseId,
-      input_contract: z.record(z.string(), z.unknown()).optional().describe('What the case consumes (JSON object)'),
+      input_contract: z
+        .union([z.record(z.string(), z.unknown()), z.string().max(20_000)])
+        .optional()
+        .describe('What the case consumes: a JSON object (or its JSON text)'),
       fixtures: z
         .array(z.union([z.string().max(2000), z.number().int().positive()]))
         .max(100)
@@ -102,7 +119,11 @@ export const taskMethods = [
     }),
     example: { case_id: 4, input_contract: { endpoint: '/login' }, fixtures: [], required_files: ['src/auth/login.ts'] },
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => beginCase(ctx, params),
+    handler: ({ session_id: _s, thread_id: _t, input_contract, ...params }, ctx) => {
+      const contract = contractObject(input_contract);
+      const begun = beginCase(ctx, { ...params, ...(contract ? { input_contract: contract.value } : {}) });
+      return contract?.note ? { ...begun, notes: [contract.note] } : begun;
+    },
   }),
   defineMethod({
     name: 'step.check',
@@ -145,11 +166,20 @@ export const taskMethods = [
     params: z.strictObject({
       scope_task_ids: z.array(taskId).max(100).optional().describe('Limit to cases under these tasks'),
       scope_case_ids: z.array(caseId).max(500).optional().describe('Limit to these cases'),
+      terminal_fingerprint: fingerprint,
       ...identity,
     }),
     example: {},
     mutates: false,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => resumeNext(ctx, params),
+    adoptSession: resumedSession,
+    handler: ({ session_id: _s, thread_id: _t, terminal_fingerprint, ...params }, ctx) =>
+      asOwnSession(
+        ctx,
+        terminal_fingerprint,
+        (own) => resumeNext(own, params),
+        // Not tied to a session: the next ready case for anyone, and the sessions that may be the caller's.
+        (answer) => (answer.candidates.length > 0 ? { ...resumeNext(ctx, params), ...answer } : resumeNext(ctx, params)),
+      ),
   }),
   defineMethod({
     name: 'resume.candidates.list',
@@ -175,14 +205,19 @@ export const taskMethods = [
     group: 'orch_task',
     summary: 'Take over a suspended session: its worktree, current ref, active case and locks (compare-and-swap; one winner).',
     params: z.strictObject({
-      requester_session_id: id('Your session'),
+      requester_session_id: id("Your session (default: this server's); with none, you continue the target as yourself").optional(),
       target_session_id: id('The suspended session'),
       heartbeat_timeout_seconds: z.number().int().min(1).max(86_400).optional(),
     }),
     example: { requester_session_id: 2, target_session_id: 1 },
     mutates: true,
-    identity: 'none',
+    identity: 'env',
     adoptSession: (result) => (result as { session?: { id?: number } }).session?.id,
-    handler: (params, ctx) => attachResumeCandidate(ctx, params),
+    handler: ({ requester_session_id, ...params }, ctx) => {
+      const requester = requester_session_id ?? ctx.actor.sessionId;
+      return requester === undefined
+        ? continueSession(ctx, params.target_session_id)
+        : attachResumeCandidate(ctx, { ...params, requester_session_id: requester });
+    },
   }),
 ];

@@ -41,11 +41,17 @@ export const workspaceMethods = [
       scope_type: z.enum(['file', 'prefix']),
       scope_path: z.string().min(1).max(4096).describe('Relative to the repository root (or absolute inside a worktree)'),
       ttl_seconds: ttl,
+      owner_session: z
+        .union([id('Session'), z.string().regex(/^((session|thread):)?[1-9][0-9]*$/)])
+        .optional()
+        .describe(
+          'The owner, which must be the caller: a session id, session:<id> or thread:<id>; names the caller when nothing else does',
+        ),
       ...identity,
     }),
     example: { scope_type: 'prefix', scope_path: 'src/auth', ttl_seconds: 600 },
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => acquireLock(ctx, params),
+    handler: ({ session_id: _s, thread_id: _t, owner_session: _o, ...params }, ctx) => acquireLock(ctx, params),
   }),
   defineMethod({
     name: 'lock.heartbeat',

@@ -37,6 +37,11 @@ export interface MethodDef<S extends z.ZodType = z.ZodType> {
    * `none` (the method does not care who calls).
    */
   identity?: 'params' | 'env' | 'none';
+  /**
+   * Whether a call made as a closed or taken-over session (or one of its threads) is refused.
+   * Default: every mutating method; a method that answers such a caller itself says when.
+   */
+  fenced?: boolean | ((params: z.output<S>) => boolean);
   /** For methods that open or take over a session: its id, which the server then uses as its default. */
   adoptSession?: (result: unknown) => number | undefined;
   handler: (params: z.output<S>, ctx: HandlerContext) => unknown;

@@ -1,11 +1,13 @@
 import type { z } from 'zod';
 import type { Actor, CoreContext } from '../core/context.js';
 import { CodestratorError, type WireError, invalid, toCodestratorError } from '../core/errors.js';
-import { validateActor } from '../core/identity.js';
+import { ownerKeyOf, validateActor } from '../core/identity.js';
+import { assertNotFenced } from '../core/fence.js';
 import type { RepoConfig } from '../core/config.js';
 import { takePendingFor } from '../core/inbox.js';
 import { touchThread } from '../core/thread-status.js';
 import { touchSession } from '../core/sessions.js';
+import { claimSession } from '../core/session-match.js';
 import type { MethodDef, Registry } from './define.js';
 import { closestNames } from './suggest.js';
 
@@ -52,7 +54,7 @@ export class Dispatcher {
   private adoptedSessionId: number | undefined;
   private readonly touchedAt = new Map<number, number>();
   private readonly threadTouchedAt = new Map<number, number>();
-  /** Sessions and threads are never deleted, so an identity checked once stays valid. */
+  /** Sessions and threads are never deleted, so an identity checked once stays valid (their status is read per call). */
   private readonly knownActors = new Map<string, Actor>();
   private readonly now: () => number;
 
@@ -78,8 +80,13 @@ export class Dispatcher {
     const services = await this.options.services();
     const mode = def.identity ?? 'params';
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
+    const named = mode === 'params' ? ownerSessionOf(params as { owner_session?: number | string }) : undefined;
     if (mode === 'params') actor = mergeIdentity(actor, params as { session_id?: number; thread_id?: number });
+    if (named && actor.sessionId === undefined && actor.threadId === undefined) actor = { ...named.actor };
     if (actor.sessionId !== undefined || actor.threadId !== undefined) actor = this.validated(services, actor);
+    if (named) checkOwnerSession(named, actor);
+    // Identity is cached, status is not: a session closed or taken over since the last call is fenced now.
+    if (actor.sessionId !== undefined && def.mutates && isFenced(def, params)) services.store.read((sql) => assertNotFenced(sql, actor));
     let config: RepoConfig | undefined;
     const ctx = {
       ...services,
@@ -94,8 +101,15 @@ export class Dispatcher {
     };
     const result = await def.handler(params, ctx);
     const adopted = def.adoptSession?.(result);
-    if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined)
+    if (adopted !== undefined && this.options.adoptSessions && this.options.envIdentity().sessionId === undefined) {
       this.adoptedSessionId = adopted;
+      // Records where this agent runs, so its next restart finds the session (best effort, like the touch).
+      try {
+        claimSession(ctx, adopted);
+      } catch {
+        // The adoption stands; a later adoption records it.
+      }
+    }
     if (!options.observer) {
       if (actor.sessionId !== undefined && def.name !== 'session.heartbeat') this.touch(ctx, actor.sessionId);
       if (actor.threadId !== undefined) this.touchThread(ctx, actor.threadId);
@@ -183,6 +197,36 @@ function mergeIdentity(fallback: Actor, p: { session_id?: number; thread_id?: nu
   if (p.session_id !== undefined) actor.sessionId = p.session_id;
   if (p.thread_id !== undefined) actor.threadId = p.thread_id;
   return actor;
+}
+
+const isFenced = (def: MethodDef, params: unknown): boolean =>
+  typeof def.fenced === 'function' ? def.fenced(params) : (def.fenced ?? true);
+
+interface NamedOwner {
+  given: number | string;
+  actor: Actor;
+}
+
+/** lock.acquire's contract input owner_session names the caller: a session id, `session:<id>` or `thread:<id>`. */
+function ownerSessionOf(params: { owner_session?: number | string }): NamedOwner | undefined {
+  const given = params.owner_session;
+  if (given === undefined) return undefined;
+  const [kind, raw] = typeof given === 'number' ? ['session', String(given)] : given.includes(':') ? given.split(':') : ['session', given];
+  const id = Number(raw);
+  return { given, actor: kind === 'thread' ? { threadId: id } : { sessionId: id } };
+}
+
+/** owner_session must name the caller (its session, or the thread acting): a lock always belongs to whoever calls. */
+function checkOwnerSession(named: NamedOwner, actor: Actor): void {
+  const matches = named.actor.threadId !== undefined ? named.actor.threadId === actor.threadId : named.actor.sessionId === actor.sessionId;
+  if (matches) return;
+  const caller = actor.threadId !== undefined ? `thread ${actor.threadId} of session ${actor.sessionId}` : `session ${actor.sessionId}`;
+  const owner = named.actor.threadId !== undefined ? `thread ${named.actor.threadId}` : `session ${named.actor.sessionId}`;
+  throw new CodestratorError('NOT_OWNER', `owner_session ${JSON.stringify(named.given)} names ${owner}, but the caller is ${caller}.`, {
+    field: 'owner_session',
+    hint: `Omit owner_session (a lock belongs to its caller), or pass your own: ${actor.sessionId}.`,
+    data: { owner_session: named.given, caller: ownerKeyOf(actor) },
+  });
 }
 
 /** Strict validation: unknown fields, wrong types and missing fields name the field and the expected params. */
