@@ -64,6 +64,8 @@ export const sessionMethods = [
     example: { session_id: 1 },
     mutates: true,
     identity: 'env',
+    // Closing is how a fenced session ends cleanly: closing it again answers already_closed.
+    fenced: false,
     handler: (params, ctx) => closeSession(ctx, params),
   }),
   defineMethod({
