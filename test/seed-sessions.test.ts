@@ -58,6 +58,8 @@ describe('a closed session is fenced', () => {
     expect(ref).toMatchObject({ source: 'session_closed', current_ref: null, successor_session_id: null });
     expect((await asA.ok('resume.next')).source).toBe('session_closed');
     expect((await asA.ok('task.get', { task_id: second })).task.status).toBe('todo');
+    // Closing is the one change a closed session may repeat: it answers that it is already closed.
+    expect(await asA.ok('session.close', { session_id: a })).toMatchObject({ already_closed: true, locks_released: 0 });
   });
 });
 
