@@ -47,6 +47,7 @@ async function requested(name: string, extra: Record<string, unknown> = {}) {
   return { ...s, feature, mr };
 }
 
+const onMain = (path: string) => git(h.repo.path, 'ls-tree', '--name-only', 'main', '--', path).trim() === path;
 const lockState = async () => (await h.ok('merge.main.next')).lock;
 const jobsOf = (mergeRequestId: number) =>
   h.db().prepare('SELECT * FROM review_jobs WHERE merge_request_id = ? ORDER BY id').all(mergeRequestId) as Record<string, any>[];
@@ -76,6 +77,26 @@ describe('review dispatch runs under the main-merge lock', () => {
     const again = await h.ok('merge.review.request_auto', { merge_request_id: a.mr.id, session_id: a.sessionId });
     expect(again).toMatchObject({ already_running: true, review_job: { id: first.review_job.id }, thread: { id: first.thread.id } });
     expect(jobsOf(a.mr.id)).toHaveLength(1);
+    await h.ok('merge.main.release_lock', { session_id: a.sessionId });
+  });
+});
+
+describe('a review job whose reviewer ends without a verdict', () => {
+  it('is failed, with the reason, and a new request_auto starts a new reviewer', async () => {
+    const a = await requested('silent reviewer');
+    await h.ok('merge.main.acquire_lock', { session_id: a.sessionId });
+    const quick = { runner: 'command', command: [process.execPath, '-e', ''] };
+    const first = await h.ok('merge.review.request_auto', { merge_request_id: a.mr.id, agent_override: quick, session_id: a.sessionId });
+    let status: Record<string, any> = {};
+    for (let i = 0; i < 100 && status.review_job?.state !== 'failed'; i++) {
+      status = await h.ok('merge.review.thread_status', { review_job_id: first.review_job.id, session_id: a.sessionId });
+      if (status.review_job.state !== 'failed') await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status.review_job.state).toBe('failed');
+    expect(status.review_job.reason).toContain('without a verdict');
+    const second = await h.ok('merge.review.request_auto', { merge_request_id: a.mr.id, session_id: a.sessionId });
+    expect(second.already_running).toBe(false);
+    expect(second.review_job.id).not.toBe(first.review_job.id);
     await h.ok('merge.main.release_lock', { session_id: a.sessionId });
   });
 });
@@ -117,6 +138,14 @@ describe('merge.main.request dispatches the review of its merge request', () => 
     expect(jobsOf(d.mr.id)).toEqual([]);
     await h.ok('merge.main.release_lock', { session_id: c.sessionId });
 
+    // An already approved request needs no reviewer: nothing is dispatched, and that is no error.
+    const e = await requested('already approved');
+    await h.ok('merge.review.submit', { merge_request_id: e.mr.id, verdict: 'APPROVE', summary: 'reviewed by a person' });
+    const approved = await h.ok('merge.main.request', { merge_request_id: e.mr.id, session_id: e.sessionId });
+    expect(approved.review_dispatch_error).toBeNull();
+    expect(approved.review_dispatch).toMatchObject({ review_job: null, notes: [expect.stringContaining('already approved')] });
+    expect(jobsOf(e.mr.id)).toEqual([]);
+
     expect(await h.fail('merge.main.request', { auto_review: true, session_id: d.sessionId })).toMatchObject({
       code: 'INVALID_ARGUMENT',
       field: 'auto_review',
@@ -129,15 +158,15 @@ describe('an item with a merge request lands only after an APPROVE', () => {
     const a = await requested('needs approve');
     // Its reviewer (dispatched by default) never answers.
     const item = (await h.ok('merge.main.request', { merge_request_id: a.mr.id, session_id: a.sessionId })).main_merge_request;
-    const tip = git(h.repo.path, 'rev-parse', 'main').trim();
     await h.ok('merge.main.process');
     const held = (await h.ok('merge.main.status', { request_id: item.id })).main_merge_request;
     expect(held.state).toBe('blocked_by_review');
     expect(held.reason).toContain('APPROVE');
-    expect(git(h.repo.path, 'rev-parse', 'main').trim()).toBe(tip);
+    expect(onMain('needs-approve.txt')).toBe(false);
     await h.ok('merge.review.submit', { merge_request_id: a.mr.id, verdict: 'APPROVE', summary: 'ok' });
     await h.ok('merge.main.process');
     expect((await h.ok('merge.main.status', { request_id: item.id })).main_merge_request.state).toBe('merged');
+    expect(onMain('needs-approve.txt')).toBe(true);
   });
 
   it('release_lock lands approved items, leaves one still waiting for its reviewer queued, and says so', async () => {

@@ -75,8 +75,8 @@ function jobView(ctx: CoreContext, job: ReviewJobRow) {
  * merge.review.request_auto: under the caller's main-merge lock (skill rule: review dispatch runs
  * under it), records a review job and spawns a reviewer child in a worktree of the request's
  * first source branch; its merge.review.submit verdict completes the job and moves the request
- * on. A reviewer already running, or a request already approved, returns its job instead of a
- * second reviewer. The lock is never taken or released here: a failed dispatch leaves it as it was.
+ * on. A reviewer already running, or a request already approved, returns its job (if any)
+ * instead of a second reviewer. The lock is never taken or released here: a failed dispatch leaves it as it was.
  */
 export async function requestAutoReview(ctx: CoreContext, input: ReviewDispatchInput) {
   const { request, sourceWorktreeId, active, latest } = ctx.store.read((sql) => {
@@ -100,9 +100,9 @@ export async function requestAutoReview(ctx: CoreContext, input: ReviewDispatchI
       already_running: true,
       notes: [`Review job ${live.id} was already running; no second reviewer was started.`],
     };
-  if ((request.status === 'approved' || request.status === 'merged') && latest)
+  if (request.status === 'approved' || request.status === 'merged')
     return {
-      ...jobView(ctx, latest),
+      ...(latest ? jobView(ctx, latest) : { review_job: null, thread: null, attach_info: null, tmux: null }),
       already_running: false,
       notes: [`Merge request ${request.id} is already ${request.status}; no reviewer was started.`],
     };
