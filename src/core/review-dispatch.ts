@@ -17,7 +17,7 @@ import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, threadWire } from './threa
 import { reconcileThreads } from './thread-status.js';
 import { attachInfo, spawnChild } from './threads.js';
 
-export const DEFAULT_REVIEWER_ROLE = 'merge-reviewer';
+const DEFAULT_REVIEWER_ROLE = 'merge-reviewer';
 
 /** Reviewer threads of a request: those its review jobs started, and merge-reviewer threads from before review jobs existed. */
 const reviewerThreads = (ctx: CoreContext, mergeRequestId: number) =>
@@ -250,7 +250,9 @@ export async function reviewThreadStatus(ctx: CoreContext, input: ThreadStatusIn
         [start.requestId],
       ) ?? null,
   }));
-  const decided = request.status === 'approved' || request.status === 'blocked' || request.status === 'merged';
+  // A re-review after a BLOCK is under way while its job runs: the old verdict is not the answer.
+  const reviewing = job?.state === 'requested' || job?.state === 'running';
+  const decided = !reviewing && (request.status === 'approved' || request.status === 'blocked' || request.status === 'merged');
   const items = decided ? await landSettledItems(ctx) : [];
   const threads = reviewerThreads(ctx, request.id).map(threadWire);
   const view = job ? jobView(ctx, job) : { review_job: null, thread: null, attach_info: null, tmux: null };
@@ -264,6 +266,8 @@ export async function reviewThreadStatus(ctx: CoreContext, input: ThreadStatusIn
     items,
     hint: decided
       ? 'The verdict is in: merge.main.release_lock lands your approved items (and reports them) before it releases the lock.'
-      : 'No verdict yet: call merge.review.thread_status again in a while.',
+      : job?.state === 'failed'
+        ? `Review job ${job.id} failed (${job.reason}): dispatch again with merge.review.request_auto while holding the main-merge lock.`
+        : 'No verdict yet: call merge.review.thread_status again in a while.',
   };
 }
