@@ -192,7 +192,8 @@ describe('review gate', () => {
     expect((await h.ok('merge.main.status', { request_id: unreviewed.id })).main_merge_request.state).toBe('blocked_by_review');
     await h.ok('merge.main.cancel', { request_id: unreviewed.id, reason: 'needs a merge request' });
     const mr = (await h.ok('merge.request', { feature_task_id: feature.task.id, session_id: s.sessionId })).merge_request;
-    const item = (await h.ok('merge.main.request', { merge_request_id: mr.id, session_id: s.sessionId })).main_merge_request;
+    const item = (await h.ok('merge.main.request', { merge_request_id: mr.id, auto_review: false, session_id: s.sessionId }))
+      .main_merge_request;
     await h.ok('merge.main.process');
     expect((await h.ok('merge.main.status', { request_id: item.id })).main_merge_request.state).toBe('blocked_by_review');
     const tip = git(h.repo.path, 'rev-parse', 'main').trim();

@@ -23,6 +23,9 @@ interface Verdict {
 /** Attempts before an item whose target keeps moving is parked as waiting. */
 const MAX_ATTEMPTS = 5;
 
+const CLAIM = `UPDATE merge_queue SET state = 'checking', reason = 'checking', started_at = ?, updated_at = ?, attempts = attempts + 1
+  WHERE id = ? AND state IN ('queued', 'waiting') RETURNING *`;
+
 /** Claims the oldest queued (or waiting) item not yet tried in this run: exactly one processor wins it. */
 function claimNext(ctx: CoreContext, skip: ReadonlySet<number>): QueueRow | undefined {
   return ctx.store.write((sql) => {
@@ -30,11 +33,15 @@ function claimNext(ctx: CoreContext, skip: ReadonlySet<number>): QueueRow | unde
     const row = candidates.find((candidate) => !skip.has(candidate.id));
     if (!row) return undefined;
     const now = ctx.now();
-    return sql.get<QueueRow>(
-      `UPDATE merge_queue SET state = 'checking', reason = 'checking', started_at = ?, updated_at = ?, attempts = attempts + 1
-       WHERE id = ? AND state IN ('queued', 'waiting') RETURNING *`,
-      [now, now, row.id],
-    );
+    return sql.get<QueueRow>(CLAIM, [now, now, row.id]);
+  });
+}
+
+/** Claims one queued (or waiting) item by id; undefined if it is in any other state. */
+export function claimItem(ctx: CoreContext, id: number): QueueRow | undefined {
+  return ctx.store.write((sql) => {
+    const now = ctx.now();
+    return sql.get<QueueRow>(CLAIM, [now, now, id]);
   });
 }
 
@@ -90,18 +97,17 @@ async function ledgerChecks(ctx: CoreContext, item: QueueRow, targetTip: string,
   // A BLOCK verdict holds an item whether or not review is required.
   if (facts.review?.status === 'blocked')
     return { state: 'blocked_by_review', reason: `merge request ${item.merge_request_id} was blocked by its review` };
-  if (ctx.config.review_required) {
-    if (item.merge_request_id === null)
-      return {
-        state: 'blocked_by_review',
-        reason: 'review is required: queue the item with a merge_request_id and get an APPROVE verdict',
-      };
-    if (facts.review?.status !== 'approved')
-      return {
-        state: 'blocked_by_review',
-        reason: `review is required: merge request ${item.merge_request_id} is ${facts.review?.status ?? 'missing'}`,
-      };
-  }
+  // An item that came with a merge request waits for its APPROVE, whatever review_required says.
+  if (item.merge_request_id !== null && facts.review?.status !== 'approved' && facts.review?.status !== 'merged')
+    return {
+      state: 'blocked_by_review',
+      reason: `merge request ${item.merge_request_id} is ${facts.review?.status ?? 'missing'}: it needs an APPROVE verdict (merge.review.submit) before it lands`,
+    };
+  if (ctx.config.review_required && item.merge_request_id === null)
+    return {
+      state: 'blocked_by_review',
+      reason: 'review is required: queue the item with a merge_request_id and get an APPROVE verdict',
+    };
   const changed = await gitStep('list changed files', ctx.git.changedFiles(targetTip, sourceTip));
   const ownerSession = facts.source.owner_session_id;
   const blocking = ctx.store.read((sql) => {
@@ -200,6 +206,24 @@ async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
   };
 }
 
+/**
+ * Lands one claimed item under `holder`'s main-merge lock: conflict check, merge commit, gate,
+ * review, compare-and-swap publish. Every path ends in a recorded state. The one landing path
+ * for merge.main.process and the §6 sequence (merge-land.ts).
+ */
+export async function landClaimed(ctx: CoreContext, item: QueueRow, holder: string): Promise<QueueRow> {
+  // Keep the lease ahead of long gates.
+  tryNamedLock(ctx, LockNames.mainMerge, holder, ctx.config.merge_lock_ttl_seconds);
+  let verdict: Verdict;
+  try {
+    verdict = await processItem(ctx, item);
+  } catch (err) {
+    // An unexpected failure parks the item with the reason instead of leaving it 'checking'.
+    verdict = { state: 'waiting', reason: `error: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return record(ctx, item, verdict);
+}
+
 /** Items left 'checking' by a processor that died: only the lock holder processes, so they are orphans. */
 function recoverStalled(ctx: CoreContext): void {
   ctx.store.write((sql) =>
@@ -237,16 +261,7 @@ export async function processQueue(ctx: CoreContext, input: ProcessInput) {
       const item = claimNext(ctx, tried);
       if (!item) break;
       tried.add(item.id);
-      // Keep the lease ahead of long gates.
-      tryNamedLock(ctx, LockNames.mainMerge, holder, ctx.config.merge_lock_ttl_seconds);
-      let verdict: Verdict;
-      try {
-        verdict = await processItem(ctx, item);
-      } catch (err) {
-        // An unexpected failure parks the item with the reason instead of leaving it 'checking'.
-        verdict = { state: 'waiting', reason: `error: ${err instanceof Error ? err.message : String(err)}` };
-      }
-      const row = record(ctx, item, verdict);
+      const row = await landClaimed(ctx, item, holder);
       if (row.state === 'queued') tried.delete(row.id);
       processed.push(queueWire(row));
     }

@@ -86,7 +86,10 @@ export async function requestMainMerge(ctx: CoreContext, input: QueueRequestInpu
       main_merge_request: queueWire(row),
       already_queued: false,
       position: position(sql, row),
-      hint: 'Run merge.main.process (or `codestrator call merge.main.process`) to land it.',
+      hint:
+        row.merge_request_id === null
+          ? 'merge.main.acquire_lock then merge.main.release_lock lands it (or merge.main.process).'
+          : 'Skill §6: merge.main.acquire_lock, merge.review.request_auto, merge.review.thread_status until the verdict, merge.main.release_lock lands it.',
     };
   });
 }

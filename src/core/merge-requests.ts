@@ -3,6 +3,7 @@ import { CodestratorError, invalid, notFound } from './errors.js';
 import { ownerKeyOf } from './identity.js';
 import { parseJson, toJson } from './json.js';
 import type { Sql } from './ports.js';
+import { completeReviewJobs } from './review-jobs.js';
 import type { WorktreeRow } from './rows.js';
 import { targetBranch } from './target.js';
 import { getTask } from './tasks.js';
@@ -28,6 +29,8 @@ export interface MergeRequestRow {
   reviewer_session_id: number | null;
   requested_by: string | null;
   notes: string | null;
+  /** The contract's notes_json: raw JSON text, parsed on the wire. */
+  notes_json: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -72,7 +75,11 @@ export const sourcesOf = (sql: Sql, mergeRequestId: number): SourceWorktree[] =>
 export const reviewWire = (row: ReviewRow) => ({ ...row, findings: parseJson<Finding[]>(row.findings, []) });
 
 /** The wire shape of a merge request: its row plus its source worktrees. */
-export const mergeRequestWire = (sql: Sql, row: MergeRequestRow) => ({ ...row, sources: sourcesOf(sql, row.id) });
+export const mergeRequestWire = (sql: Sql, row: MergeRequestRow) => ({
+  ...row,
+  notes_json: parseJson<unknown>(row.notes_json, null),
+  sources: sourcesOf(sql, row.id),
+});
 
 /**
  * The worktrees a request merges: the ones named, else the caller's session-root worktree.
@@ -117,6 +124,8 @@ export interface CreateMergeRequestInput {
   target_branch?: string;
   reviewer_session?: number;
   notes?: string;
+  /** Raw JSON (the contract's notes_json), already checked to parse; shown to the reviewer beside notes. */
+  notes_json?: string;
 }
 
 /**
@@ -148,9 +157,18 @@ export async function createMergeRequest(ctx: CoreContext, input: CreateMergeReq
     const sources = resolveSources(sql, ctx, input.source_worktree_ids);
     const now = ctx.now();
     const row = sql.get<MergeRequestRow>(
-      `INSERT INTO merge_requests (feature_task_id, target_branch, status, reviewer_session_id, requested_by, notes, created_at, updated_at)
-       VALUES (?, ?, 'requested', ?, ?, ?, ?, ?) RETURNING *`,
-      [feature.id, target, input.reviewer_session ?? null, ownerKeyOf(ctx.actor) ?? null, input.notes ?? null, now, now],
+      `INSERT INTO merge_requests (feature_task_id, target_branch, status, reviewer_session_id, requested_by, notes, notes_json, created_at, updated_at)
+       VALUES (?, ?, 'requested', ?, ?, ?, ?, ?, ?) RETURNING *`,
+      [
+        feature.id,
+        target,
+        input.reviewer_session ?? null,
+        ownerKeyOf(ctx.actor) ?? null,
+        input.notes ?? null,
+        input.notes_json ?? null,
+        now,
+        now,
+      ],
     )!;
     for (const worktreeId of sources) {
       sql.run('INSERT INTO merge_request_sources (merge_request_id, worktree_id) VALUES (?, ?)', [row.id, worktreeId]);
@@ -235,6 +253,7 @@ export function submitReview(ctx: CoreContext, input: SubmitReviewInput) {
              WHERE merge_request_id = ? AND state IN (${HELD_BY_BLOCK.map(() => '?').join(', ')})`,
             [blockReason(input.summary, findings), now, request.id, ...HELD_BY_BLOCK],
           );
+    completeReviewJobs(sql, request.id, input.verdict, now);
     return { merge_request: mergeRequestWire(sql, updated), review: reviewWire(review), queue_items_updated: moved.changes };
   });
 }

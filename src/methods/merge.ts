@@ -1,17 +1,11 @@
 import { z } from 'zod';
-import {
-  QUEUE_STATES,
-  acquireMainLock,
-  cancelQueueItem,
-  listQueue,
-  nextQueued,
-  queueStatus,
-  releaseMainLock,
-  requestMainMerge,
-} from '../core/merge-queue.js';
+import { QUEUE_STATES, acquireMainLock, cancelQueueItem, listQueue, nextQueued, queueStatus } from '../core/merge-queue.js';
+import { finishAndRelease } from '../core/merge-land.js';
 import { processQueue } from '../core/merge-queue-process.js';
+import { requestMainMergeWithReview } from '../core/queue-review.js';
 import { force, id, identity, paging, text } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
+import { guidePath, reviewerRole } from './merge-review.js';
 
 const requestId = id('Main-merge queue item');
 
@@ -19,16 +13,19 @@ export const mergeMethods = [
   defineMethod({
     name: 'merge.main.request',
     group: 'orch_merge',
-    summary: "Queue a worktree's branch (default: your session root) for the target branch (default: the repository's main branch).",
+    summary: 'Queue a branch (default: your session root) for main; with a merge_request_id, also dispatch its review.',
     params: z.strictObject({
       from_worktree_id: id('Worktree to land').optional(),
       target_branch: z.string().min(1).max(250).optional(),
       merge_request_id: id('Merge request whose review gates this item').optional(),
+      auto_review: z.boolean().optional().describe('Dispatch the review (merge.review.request_auto); default true with a merge_request_id'),
+      reviewer_role: reviewerRole.optional(),
+      agent_guide_path: guidePath.optional(),
       ...identity,
     }),
-    example: { from_worktree_id: 1 },
+    example: { from_worktree_id: 1, merge_request_id: 1 },
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => requestMainMerge(ctx, params),
+    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => requestMainMergeWithReview(ctx, params),
   }),
   defineMethod({
     name: 'merge.main.next',
@@ -43,8 +40,7 @@ export const mergeMethods = [
   defineMethod({
     name: 'merge.main.status',
     group: 'orch_merge',
-    summary:
-      'One queue item: state (queued, checking, waiting, merged, conflict, gate_failed, blocked_by_review, cancelled), reason, gate log tail.',
+    summary: 'One queue item: state (queued, checking, waiting, merged, conflict, gate_failed, blocked_by_review, cancelled), reason.',
     params: z.strictObject({ request_id: requestId }),
     example: { request_id: 1 },
     mutates: false,
@@ -73,8 +69,7 @@ export const mergeMethods = [
   defineMethod({
     name: 'merge.main.process',
     group: 'orch_merge',
-    summary:
-      'Land queued items one at a time under the main-merge lock: conflict check, merge commit, gate, review, compare-and-swap publish.',
+    summary: 'Land queued items one by one under the main-merge lock: conflict check, merge commit, gate, review, compare-and-swap.',
     params: z.strictObject({
       max_items: z.number().int().min(1).max(1000).optional(),
       wait_seconds: z.number().int().min(0).max(3600).optional().describe('Wait this long for the main-merge lock (default 0)'),
@@ -87,7 +82,7 @@ export const mergeMethods = [
   defineMethod({
     name: 'merge.main.acquire_lock',
     group: 'orch_merge',
-    summary: 'Take the main-merge lock (lease; re-entrant for the holder; taken over only after expiry).',
+    summary: 'Take the main-merge lock (lease; re-entrant; taken over only after expiry).',
     params: z.strictObject({ ttl_seconds: z.number().int().min(1).max(86_400).optional(), ...identity }),
     example: { ttl_seconds: 900 },
     mutates: true,
@@ -96,10 +91,10 @@ export const mergeMethods = [
   defineMethod({
     name: 'merge.main.release_lock',
     group: 'orch_merge',
-    summary: 'Release the main-merge lock you hold (force with a reason to clear another holder).',
+    summary: 'Land your reviewed items (items: each outcome), then release the main-merge lock; force with a reason clears another holder.',
     params: z.strictObject({ ...identity, ...force }),
     example: {},
     mutates: true,
-    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => releaseMainLock(ctx, params),
+    handler: ({ session_id: _s, thread_id: _t, ...params }, ctx) => finishAndRelease(ctx, params),
   }),
 ];

@@ -6,6 +6,7 @@ import { migration005 } from './005-thread-usage.js';
 import { migration006 } from './006-thread-activity.js';
 import { migration007 } from './007-live-locks-index.js';
 import { migration008 } from './008-session-origin.js';
+import { migration009 } from './009-review-jobs.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -24,4 +25,5 @@ export const migrations: readonly Migration[] = [
   migration006,
   migration007,
   migration008,
+  migration009,
 ];
