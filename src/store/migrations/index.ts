@@ -5,6 +5,7 @@ import { migration004 } from './004-threads-runtime.js';
 import { migration005 } from './005-thread-usage.js';
 import { migration006 } from './006-thread-activity.js';
 import { migration007 } from './007-live-locks-index.js';
+import { migration009 } from './009-planned-worktrees.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   migration005,
   migration006,
   migration007,
+  migration009,
 ];
