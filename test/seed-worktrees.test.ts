@@ -100,6 +100,9 @@ describe('path', () => {
     const relative = await h.ok('worktree.create', { name: 'sibling', path: '../sibling-wt' });
     expect(relative.worktree.path).toBe(join(outside, 'sibling-wt'));
     expect(branchOf(join(outside, 'sibling-wt'))).toBe(relative.worktree.branch);
+    // gc leaves a worktree at a caller's path alone, and says so.
+    const gc = await h.ok('worktree.gc', {});
+    expect(gc.keep.find((k: { worktree_id: number }) => k.worktree_id === relative.worktree.id).reason).toMatch(/at a caller's path/);
     const empty = join(outside, 'empty-target');
     mkdirSync(empty);
     const absolute = await h.ok('worktree.spawn', { parent_worktree_id: relative.worktree.id, path: empty, branch: 'child/abs' });
@@ -111,11 +114,11 @@ describe('path', () => {
     expect(own.worktree.path).toBe(join(h.repo.path, '.codestrator/worktrees/custom-name'));
     // A planned worktree keeps its path until it is created there.
     const later = await h.ok('worktree.create', { branch: 'feature/later', path: '../later-wt', create_on_disk: false });
+    expect(later.worktree).toMatchObject({ status: 'planned', path: join(outside, 'later-wt') });
     expect(existsSync(join(outside, 'later-wt'))).toBe(false);
     const made = await h.ok('worktree.create', { branch: 'feature/later' });
     expect(made.worktree.path).toBe(join(outside, 'later-wt'));
     expect(branchOf(made.worktree.path)).toBe('feature/later');
-    void later;
   });
 
   it('refuses hostile paths with INVALID_ARGUMENT on path and changes nothing', async () => {

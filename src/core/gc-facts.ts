@@ -73,7 +73,8 @@ function foreignReason(row: CandidateRow, worktreesDir: string): string | null {
   if (!row.branch.startsWith(BRANCH_PREFIX)) {
     return `not created by codestrator: branch ${row.branch} is outside ${BRANCH_PREFIX} (worktree.remove removes it)`;
   }
-  if (!inside(worktreesDir, row.path)) return `not created by codestrator: ${row.path} is outside ${worktreesDir}`;
+  // Also a worktree placed at a caller's path (worktree.create / spawn with path): that directory is the caller's.
+  if (!inside(worktreesDir, row.path)) return `at a caller's path: ${row.path} is outside ${worktreesDir} (worktree.remove removes it)`;
   return null;
 }
 
