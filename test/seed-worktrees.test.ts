@@ -95,6 +95,24 @@ describe('create_on_disk: false plans a worktree', () => {
   });
 });
 
+describe('creating a planned worktree twice at once', () => {
+  it('creates it once: the other caller gets a conflict and nothing is left half made', async () => {
+    const planned = (await h.ok('worktree.create', { branch: 'feature/raced', create_on_disk: false })).worktree;
+    const other = h.as({});
+    const outcomes = await Promise.allSettled([
+      h.ok('worktree.create', { branch: 'feature/raced' }),
+      other.ok('worktree.create', { branch: 'feature/raced' }),
+    ]);
+    const won = outcomes.filter((o) => o.status === 'fulfilled');
+    const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    expect(String(lost[0]!.reason)).toMatch(/CONFLICT/);
+    expect(h.db().prepare('SELECT status FROM worktrees WHERE id = ?').get(planned.id)).toEqual({ status: 'active' });
+    expect(branchOf(planned.path)).toBe('feature/raced');
+  });
+});
+
 describe('path', () => {
   it('honours a relative path (from the repo root) and an absolute one outside the repository', async () => {
     const relative = await h.ok('worktree.create', { name: 'sibling', path: '../sibling-wt' });
