@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** The FilesPort over node:fs. */
@@ -16,5 +16,12 @@ export const nodeFiles = {
     if (!existsSync(path) || !statSync(path).isFile()) return false;
     rmSync(path);
     return true;
+  },
+  realPath(path: string): string | null {
+    try {
+      return realpathSync(path);
+    } catch {
+      return null;
+    }
   },
 };

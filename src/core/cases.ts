@@ -6,7 +6,8 @@ import type { Sql } from './ports.js';
 import { type StepRow, type TaskRow, stepWire, taskWire } from './rows.js';
 import { nextStep, stepCounts } from './steps.js';
 import { compactRef, upsertRef, writeCheckpoint } from './current-ref.js';
-import { dependenciesOf, getCase, getTask } from './tasks.js';
+import { dependenciesOf, getCase, getTask, rolledUpField } from './tasks.js';
+import { rollUp } from './rollup.js';
 import { scopePathIn } from './locks.js';
 
 /** Fixture entries that are numbers (or "12" / "#12") name cases whose output is supplied as a fixture. */
@@ -133,6 +134,7 @@ export function beginCase(ctx: CoreContext, input: BeginCaseInput) {
         [now, takenOverFrom, row.id],
       );
     }
+    const rolledUp = rollUp(sql, row.id, now);
     const updated = getTask(sql, row.id);
     const next = nextStep(sql, updated);
     const nextAction = describeNext(next, 'run the first step and record it with step.check');
@@ -158,6 +160,7 @@ export function beginCase(ctx: CoreContext, input: BeginCaseInput) {
       resumed,
       taken_over_from: takenOverFrom,
       current_ref: compactRef(ctx, owner),
+      ...rolledUpField(rolledUp),
     };
   });
 }
@@ -261,6 +264,7 @@ export function completeCase(ctx: CoreContext, input: CompleteCaseInput) {
       row.id,
     ]);
     if (requiredFiles !== undefined) sql.run('UPDATE tasks SET required_files = ? WHERE id = ?', [toJson(requiredFiles), row.id]);
+    const rolledUp = rollUp(sql, row.id, now);
     const updated = getTask(sql, row.id);
     const counts = stepCounts(sql, row.id);
     const unchecked = nextStep(sql, updated);
@@ -286,6 +290,7 @@ export function completeCase(ctx: CoreContext, input: CompleteCaseInput) {
       step_counts: counts,
       unchecked_step: unchecked,
       warning: counts.fail > 0 || unchecked ? 'Completed with failed or unchecked planned steps; they stay recorded.' : undefined,
+      ...rolledUpField(rolledUp),
     };
   });
 }

@@ -1,5 +1,5 @@
 import type { CoreContext } from './context.js';
-import { notFound } from './errors.js';
+import { CodestratorError, notFound } from './errors.js';
 import type { WorktreeRow } from './rows.js';
 import { targetBranch } from './target.js';
 import { gitStep } from './worktree-create.js';
@@ -24,6 +24,12 @@ function activeWorktrees(ctx: CoreContext, ids?: readonly number[]): WorktreeRow
     return ids.map((id, index) => {
       const row = sql.get<WorktreeRow>('SELECT * FROM worktrees WHERE id = ?', [id]);
       if (!row) throw notFound('Worktree', id, `worktree_ids.${index}`);
+      if (row.status === 'planned') {
+        throw new CodestratorError('PRECONDITION_FAILED', `Worktree ${id} is planned: it has no branch to compare yet.`, {
+          field: `worktree_ids.${index}`,
+          hint: `Create it on disk first (worktree.create with branch ${JSON.stringify(row.branch)}), or leave it out.`,
+        });
+      }
       return row;
     });
   });

@@ -15,7 +15,7 @@ export interface GcFacts {
   worktreeId: number;
   path: string;
   branch: string;
-  status: 'creating' | 'active' | 'merged';
+  status: 'planned' | 'creating' | 'active' | 'merged';
   /** Why gc must leave the row alone (codestrator did not name its branch or path); null when gc may act. */
   foreign: string | null;
   /** The directory is on disk. */
@@ -50,7 +50,7 @@ interface CandidateRow {
   path: string;
   branch: string;
   base_sha: string;
-  status: 'creating' | 'active' | 'merged';
+  status: 'planned' | 'creating' | 'active' | 'merged';
   owner_session_id: number | null;
   owner_thread_id: number | null;
 }
@@ -73,7 +73,8 @@ function foreignReason(row: CandidateRow, worktreesDir: string): string | null {
   if (!row.branch.startsWith(BRANCH_PREFIX)) {
     return `not created by codestrator: branch ${row.branch} is outside ${BRANCH_PREFIX} (worktree.remove removes it)`;
   }
-  if (!inside(worktreesDir, row.path)) return `not created by codestrator: ${row.path} is outside ${worktreesDir}`;
+  // Also a worktree placed at a caller's path (worktree.create / spawn with path): that directory is the caller's.
+  if (!inside(worktreesDir, row.path)) return `at a caller's path: ${row.path} is outside ${worktreesDir} (worktree.remove removes it)`;
   return null;
 }
 
@@ -128,8 +129,29 @@ function ledgerFacts(sql: Sql, row: CandidateRow, logsDir: string, now: number):
   };
 }
 
+const plannedFacts = (row: CandidateRow, ledger: LedgerFacts): GcFacts => ({
+  worktreeId: row.id,
+  path: row.path,
+  branch: row.branch,
+  status: row.status,
+  foreign: null,
+  exists: false,
+  branchExists: false,
+  dirtyPaths: [],
+  merged: null,
+  ahead: 0,
+  untouched: false,
+  heldBy: ledger.heldBy,
+  activeCase: ledger.activeCase,
+  openQueueItem: null,
+  unmergedChildren: [],
+  ownCheckout: false,
+  checkedOutElsewhere: null,
+  logs: [],
+});
+
 /**
- * Gathers the facts for every worktree row gc may consider: active and merged ones, and
+ * Gathers the facts for every worktree row gc may consider: planned, active and merged ones, and
  * reservations stuck in `creating` for over STALE_RESERVATION_MS. The database is read in one
  * snapshot, then git is asked. `ids` narrows it to some rows (applyGc re-checks one at a time).
  */
@@ -140,7 +162,7 @@ export async function collectFacts(ctx: CoreContext, target: string, options: { 
     sql
       .all<CandidateRow>(
         `SELECT id, path, branch, base_sha, status, owner_session_id, owner_thread_id FROM worktrees
-         WHERE status IN ('active', 'merged') OR (status = 'creating' AND created_at < ?) ORDER BY id`,
+         WHERE status IN ('planned', 'active', 'merged') OR (status = 'creating' AND created_at < ?) ORDER BY id`,
         [now - STALE_RESERVATION_MS],
       )
       .filter((row) => !options.ids || options.ids.includes(row.id))
@@ -172,6 +194,11 @@ export async function collectFacts(ctx: CoreContext, target: string, options: { 
 
   const facts: GcFacts[] = [];
   for (const { row, ledger } of snapshot) {
+    // A planned worktree has nothing on disk to look at: whatever is at its path or branch name is not its own.
+    if (row.status === 'planned') {
+      facts.push(plannedFacts(row, ledger));
+      continue;
+    }
     const foreign = foreignReason(row, workspace.worktreesDir);
     const exists = foreign === null && ctx.files.exists(row.path);
     const hasBranch = foreign === null && branches.has(row.branch);

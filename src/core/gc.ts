@@ -35,6 +35,9 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** The one rule: keep anything that could hold work or be in use; remove only what is in the target or was never used. */
 function decide(f: GcFacts, target: string): { remove: GcRemoveReason } | { keep: string } {
+  // Only a row: gc never touches its path or branch name (they may be someone else's); worktree.remove drops it.
+  if (f.status === 'planned')
+    return { keep: 'planned: nothing on disk yet (worktree.create with its branch creates it, worktree.remove drops it)' };
   if (f.foreign) return { keep: f.foreign };
   if (f.dirtyPaths.length > 0) {
     return { keep: `dirty: ${plural(f.dirtyPaths.length, 'changed file')}, e.g. ${f.dirtyPaths.slice(0, 3).join(', ')}` };

@@ -172,6 +172,8 @@ export interface FilesPort {
   listDir(dir: string): string[];
   /** Removes a regular file; false when there is none. */
   removeFile(path: string): boolean;
+  /** The path with every symlink resolved, or null when it does not exist. */
+  realPath(path: string): string | null;
 }
 
 /** Where this repository's state lives. */

@@ -5,6 +5,8 @@ import type { Sql } from './ports.js';
 import { type TaskRow, taskWire } from './rows.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import { checkOwnership, isOwnerLive } from './identity.js';
+import { type RolledUp, rollUp } from './rollup.js';
+import { latestMergeRequests, mergeRequestsOf } from './task-merges.js';
 
 export const LEVELS = ['epic', 'feature', 'test_group', 'case'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -13,6 +15,9 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** The level a task of each level must sit under (epics sit at the top). */
 const PARENT_LEVEL: Record<Level, Level | null> = { epic: null, feature: 'epic', test_group: 'feature', case: 'test_group' };
+
+/** `rolled_up` in a result: the ancestors whose status followed this change (omitted when none did). */
+export const rolledUpField = (changes: readonly RolledUp[]) => (changes.length > 0 ? { rolled_up: changes } : {});
 
 export function getTask(sql: Sql, id: number, field = 'task_id'): TaskRow {
   const row = sql.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id]);
@@ -120,8 +125,10 @@ export function createTask(ctx: CoreContext, input: CreateTaskInput) {
       ],
     ).lastInsertRowid;
     if (input.depends_on?.length) setDependencies(sql, id, input.depends_on);
+    // A new child reopens a done parent (and its ancestors).
+    const rolledUp = rollUp(sql, id, now);
     const row = getTask(sql, id);
-    return { task: taskWire(row, row.level === 'case' ? dependenciesOf(sql, id) : undefined) };
+    return { task: taskWire(row, row.level === 'case' ? dependenciesOf(sql, id) : undefined), ...rolledUpField(rolledUp) };
   });
 }
 
@@ -154,7 +161,14 @@ export function listTasks(ctx: CoreContext, input: ListTasksInput) {
       params.push(value as string | number);
     }
     const rows = sql.all<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`, [...params, limit + 1]);
-    return toPage(rows, limit, (row) => taskWire(row));
+    const merges = latestMergeRequests(
+      sql,
+      rows.filter((row) => row.level === 'feature').map((row) => row.id),
+    );
+    // A feature carries its newest merge request (null when it has none), so a merged feature reads as merged.
+    return toPage(rows, limit, (row) =>
+      row.level === 'feature' ? { ...taskWire(row), merge_request: merges.get(row.id) ?? null } : taskWire(row),
+    );
   });
 }
 
@@ -169,6 +183,7 @@ export function getTaskView(ctx: CoreContext, input: { task_id: number }) {
       task: taskWire(row, row.level === 'case' ? dependenciesOf(sql, row.id) : undefined),
       children: { count: children.reduce((sum, c) => sum + c.n, 0), by_status: Object.fromEntries(children.map((c) => [c.status, c.n])) },
     };
+    if (row.level === 'feature') view.merge_requests = mergeRequestsOf(sql, row.id);
     if (row.level === 'case') {
       view.steps = sql.all('SELECT id, order_no, title, result, notes, created_at FROM steps WHERE case_id = ? ORDER BY order_no', [
         row.id,
@@ -254,11 +269,13 @@ export function updateTask(ctx: CoreContext, input: UpdateTaskInput) {
       }
       set('status', input.status);
       if (input.status === 'done') set('completed_at', now);
+      else if (row.status === 'done') set('completed_at', null);
     }
     params.push(row.id);
     sql.run(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`, params);
     if (input.depends_on !== undefined) setDependencies(sql, row.id, input.depends_on);
+    const rolledUp = input.status !== undefined && input.status !== row.status ? rollUp(sql, row.id, now) : [];
     const updated = getTask(sql, row.id);
-    return { task: taskWire(updated, updated.level === 'case' ? dependenciesOf(sql, row.id) : undefined) };
+    return { task: taskWire(updated, updated.level === 'case' ? dependenciesOf(sql, row.id) : undefined), ...rolledUpField(rolledUp) };
   });
 }

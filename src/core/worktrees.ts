@@ -4,9 +4,7 @@ import { checkOwnership, ownerKeyOf } from './identity.js';
 import type { Sql } from './ports.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import type { WorktreeRow } from './rows.js';
-import { deriveSlug } from './slug.js';
-import { getTask } from './tasks.js';
-import { createWorktree, discardWorktree, gitStep } from './worktree-create.js';
+import { discardWorktree, gitStep } from './worktree-create.js';
 import { targetBranch } from './target.js';
 
 export function getWorktree(sql: Sql, id: number, field = 'worktree_id'): WorktreeRow {
@@ -46,7 +44,7 @@ export async function checkBranchName(ctx: CoreContext, branch: string, field = 
 }
 
 /** Activates a reserved worktree for its owner in one transaction, or removes it if that fails. */
-async function activate(ctx: CoreContext, row: WorktreeRow, owner: { sessionId: number | null; threadId: number | null }) {
+export async function activate(ctx: CoreContext, row: WorktreeRow, owner: { sessionId: number | null; threadId: number | null }) {
   try {
     return ctx.store.write((sql) => {
       sql.run("UPDATE worktrees SET status = 'active', owner_session_id = ?, owner_thread_id = ?, updated_at = ? WHERE id = ?", [
@@ -63,77 +61,10 @@ async function activate(ctx: CoreContext, row: WorktreeRow, owner: { sessionId: 
   }
 }
 
-export interface CreateWorktreeInput {
-  task_id?: number;
-  name?: string;
-  branch?: string;
-  base_ref?: string;
-}
-
-/** worktree.create: a standalone task worktree from the main branch (or base_ref), owned by the caller. */
-export async function createTaskWorktree(ctx: CoreContext, input: CreateWorktreeInput) {
-  if (input.branch !== undefined) await checkBranchName(ctx, input.branch);
-  if (input.base_ref !== undefined) await checkBranchName(ctx, input.base_ref, 'base_ref');
-  const task = input.task_id !== undefined ? ctx.store.read((sql) => getTask(sql, input.task_id!)) : undefined;
-  const row = await createWorktree(ctx, {
-    kind: 'task',
-    slug: deriveSlug(input.name, task?.title ?? input.branch),
-    ...(input.task_id !== undefined ? { taskId: input.task_id } : {}),
-    ...(input.base_ref !== undefined ? { baseBranch: input.base_ref } : {}),
-    ...(input.branch !== undefined ? { branch: input.branch } : {}),
-  });
-  return { worktree: await activate(ctx, row, { sessionId: ctx.actor.sessionId ?? null, threadId: ctx.actor.threadId ?? null }) };
-}
-
-export interface SpawnWorktreeInput extends CreateWorktreeInput {
-  parent_worktree_id?: number;
-  force?: boolean;
-  reason?: string;
-}
-
-/**
- * worktree.spawn: a child worktree on its own branch from the current tip of a parent (by default
- * the caller's session root), for one case and one worker.
- */
-export async function spawnWorktree(ctx: CoreContext, input: SpawnWorktreeInput) {
-  if (input.branch !== undefined) await checkBranchName(ctx, input.branch);
-  // A write: a forced override records itself in the audit log.
-  const { parent, task } = ctx.store.write((sql) => {
-    let parentId = input.parent_worktree_id;
-    if (parentId === undefined) {
-      const session =
-        ctx.actor.sessionId !== undefined
-          ? sql.get<{ worktree_id: number | null }>('SELECT worktree_id FROM sessions WHERE id = ?', [ctx.actor.sessionId])
-          : undefined;
-      if (!session?.worktree_id) {
-        throw invalid('worktree.spawn needs parent_worktree_id, or a calling session that has a worktree.', 'parent_worktree_id');
-      }
-      parentId = session.worktree_id;
-    }
-    const parent = getWorktree(sql, parentId, 'parent_worktree_id');
-    if (parent.status !== 'active')
-      throw new CodestratorError('PRECONDITION_FAILED', `Parent worktree ${parent.id} is ${parent.status}.`, {
-        field: 'parent_worktree_id',
-      });
-    checkWorktreeOwner(sql, ctx, parent, 'worktree.spawn', input);
-    return { parent, task: input.task_id !== undefined ? getTask(sql, input.task_id) : undefined };
-  });
-  const row = await createWorktree(ctx, {
-    kind: 'task',
-    slug: deriveSlug(input.name, task?.title ?? input.branch),
-    parentWorktreeId: parent.id,
-    baseBranch: parent.branch,
-    ...(input.task_id !== undefined ? { taskId: input.task_id } : {}),
-    ...(input.branch !== undefined ? { branch: input.branch } : {}),
-  });
-  const owner = { sessionId: parent.owner_session_id ?? ctx.actor.sessionId ?? null, threadId: ctx.actor.threadId ?? null };
-  return { worktree: await activate(ctx, row, owner), parent: { id: parent.id, path: parent.path, branch: parent.branch } };
-}
-
 export interface ListWorktreesInput extends PageRequest {
   owner_session?: number;
   kind?: 'session_root' | 'task';
-  state?: 'active' | 'merged' | 'removed';
+  state?: 'planned' | 'active' | 'merged' | 'removed';
   live?: boolean;
 }
 
@@ -170,6 +101,10 @@ export async function listWorktrees(ctx: CoreContext, input: ListWorktreesInput)
   const target = await targetBranch(ctx).catch(() => null);
   const items = await Promise.all(
     page.page.items.map(async (row) => {
+      // A planned worktree has no branch and no directory of its own yet (its path may hold someone else's files).
+      if (row.status === 'planned') {
+        return { ...row, exists: false, dirty: false, dirty_paths: [], dirty_count: 0, compared_to: null, ahead: null, behind: null };
+      }
       const exists = row.status !== 'removed' && ctx.files.exists(row.path);
       const base = page.parents.get(row.id)?.branch ?? target;
       const dirty = exists ? await ctx.git.dirtyPaths(row.path).catch(() => []) : [];
@@ -197,7 +132,17 @@ export async function removeWorktree(ctx: CoreContext, input: { worktree_id: num
     return row;
   });
   if (row.status === 'removed') return { worktree: row, already_removed: true };
-  if (!input.force) {
+  // Nothing of a planned worktree is on disk: its path and branch name may be someone else's by now.
+  if (row.status !== 'planned') await removeFromDisk(ctx, row, input.force === true);
+  const removed = ctx.store.write((sql) => {
+    sql.run("UPDATE worktrees SET status = 'removed', removed_at = ?, updated_at = ? WHERE id = ?", [ctx.now(), ctx.now(), row.id]);
+    return getWorktree(sql, row.id);
+  });
+  return { worktree: removed, already_removed: false };
+}
+
+async function removeFromDisk(ctx: CoreContext, row: WorktreeRow, force: boolean): Promise<void> {
+  if (!force) {
     const dirty = ctx.files.exists(row.path) ? await gitStep('read the worktree status', ctx.git.dirtyPaths(row.path)) : [];
     if (dirty.length > 0) {
       throw new CodestratorError('PRECONDITION_FAILED', `Worktree ${row.id} has uncommitted changes: ${dirty.slice(0, 10).join(', ')}.`, {
@@ -215,9 +160,7 @@ export async function removeWorktree(ctx: CoreContext, input: { worktree_id: num
   }
   await gitStep('remove the worktree', ctx.git.removeWorktree(row.path));
   await gitStep('delete the branch', ctx.git.deleteBranch(row.branch));
-  const removed = ctx.store.write((sql) => {
-    sql.run("UPDATE worktrees SET status = 'removed', removed_at = ?, updated_at = ? WHERE id = ?", [ctx.now(), ctx.now(), row.id]);
-    return getWorktree(sql, row.id);
-  });
-  return { worktree: removed, already_removed: false };
 }
+
+// Callers that spawn worktrees for child threads import it from here (see worktree-spawn.ts).
+export { spawnWorktree } from './worktree-spawn.js';

@@ -1,12 +1,26 @@
 import { z } from 'zod';
 import { predictConflicts } from '../core/conflicts.js';
 import { mergeToParent } from '../core/worktree-merge.js';
-import { createTaskWorktree, listWorktrees, removeWorktree, spawnWorktree } from '../core/worktrees.js';
+import { createTaskWorktree, spawnWorktree } from '../core/worktree-spawn.js';
+import { listWorktrees, removeWorktree } from '../core/worktrees.js';
 import { force, id, identity, paging } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
 
 const branch = z.string().min(1).max(250).describe('Exact branch name (validated with git check-ref-format)');
 const name = z.string().max(200).describe('Words to name the worktree by (1–2 are kept)');
+const onDisk = {
+  path: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe('Where to put it (relative: to the repo root); an empty or new dir outside other checkouts, .git and the state dir'),
+  base_ref: z.string().min(1).max(250).optional().describe('Commit to branch from (branch, tag or sha)'),
+  create_on_disk: z
+    .boolean()
+    .optional()
+    .describe('Default true (codestrator creates on disk); false records a planned worktree; a later call with its branch creates it'),
+};
 
 export const worktreeMethods = [
   defineMethod({
@@ -17,7 +31,7 @@ export const worktreeMethods = [
       task_id: id('Task').optional(),
       name: name.optional(),
       branch: branch.optional(),
-      base_ref: branch.optional(),
+      ...onDisk,
       ...identity,
     }),
     example: { task_id: 4, name: 'login redirect' },
@@ -33,6 +47,7 @@ export const worktreeMethods = [
       task_id: id('Task').optional(),
       name: name.optional(),
       branch: branch.optional(),
+      ...onDisk,
       ...identity,
       ...force,
     }),
@@ -47,7 +62,7 @@ export const worktreeMethods = [
     params: z.strictObject({
       owner_session: id('Owner session').optional(),
       kind: z.enum(['session_root', 'task']).optional(),
-      state: z.enum(['active', 'merged', 'removed']).optional(),
+      state: z.enum(['planned', 'active', 'merged', 'removed']).optional(),
       live: z.boolean().optional().describe('Default true; false skips the git facts (faster)'),
       ...paging,
     }),

@@ -152,8 +152,21 @@ export class SqliteStore {
     return prepared;
   }
 
-  /** Applies pending migrations under a write lock, so concurrent openers migrate once. */
+  /**
+   * Applies pending migrations under a write lock, so concurrent openers migrate once. Foreign keys
+   * are off meanwhile (the pragma is a no-op inside a transaction), as SQLite prescribes for a table
+   * rebuild, the only way to change a CHECK; foreign_key_check then vets the result before commit.
+   */
   private migrate(list: readonly Migration[]): number {
+    this.db.pragma('foreign_keys = OFF');
+    try {
+      return this.applyMigrations(list);
+    } finally {
+      this.db.pragma('foreign_keys = ON');
+    }
+  }
+
+  private applyMigrations(list: readonly Migration[]): number {
     const target = list.length === 0 ? 0 : list[list.length - 1]!.version;
     return retryBusy(() =>
       this.db
@@ -165,11 +178,16 @@ export class SqliteStore {
                 `understands (${target}). Upgrade codestrator.`,
             );
           }
+          let applied = false;
           for (const migration of list) {
             if (migration.version <= current) continue;
             this.db.exec(migration.sql);
             this.db.pragma(`user_version = ${migration.version}`);
+            applied = true;
           }
+          const broken = applied ? (this.db.pragma('foreign_key_check') as unknown[]) : [];
+          if (broken.length > 0)
+            throw new Error(`Migrating ${this.path} broke ${broken.length} foreign keys: ${JSON.stringify(broken[0])}`);
           return Math.max(current, target);
         })
         .immediate(),

@@ -7,6 +7,7 @@ import { migration006 } from './006-thread-activity.js';
 import { migration007 } from './007-live-locks-index.js';
 import { migration008 } from './008-session-origin.js';
 import { migration009 } from './009-review-jobs.js';
+import { migration010 } from './010-planned-worktrees.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   migration007,
   migration008,
   migration009,
+  migration010,
 ];
