@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import type { CoreContext } from './context.js';
-import type { ContextPack } from './prompts.js';
-import { buildPrompt } from './prompts.js';
+import { type ContextPack, buildPrompt } from './prompts.js';
 import type { SessionRow } from './rows.js';
 import { tmuxOf } from './thread-panes.js';
 import { type ChildThreadRow, getThread } from './thread-rows.js';

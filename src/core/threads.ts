@@ -12,9 +12,6 @@ import { attachInfo } from './thread-viewer.js';
 import { discardWorktree } from './worktree-create.js';
 import { getWorktree, spawnWorktree } from './worktrees.js';
 
-/** The repository-wide default; RepoConfig.max_concurrent_children is the ceiling a call may lower. */
-export const DEFAULT_MAX_CHILDREN = 6;
-
 export interface SpawnInput {
   /** A prompt template name (ROLES) or any other role name the caller uses (contract: free text). */
   role?: Role | (string & {});
@@ -62,22 +59,17 @@ function insertThread(
   agent: ResolvedAgent,
   parentThreadId: number | null,
 ): ChildThreadRow {
-  const max = agent.maxChildren;
+  // Checked again in the write: another spawn may have started a child since the live count.
   const active = sql.all<{ id: number }>(
     `SELECT id FROM threads WHERE session_id = ? AND parent_thread_id IS NOT NULL AND status IN (${ACTIVE_THREAD_STATUSES.map(() => '?').join(', ')})`,
     [session.id, ...ACTIVE_THREAD_STATUSES],
   );
-  if (active.length >= max) {
-    throw new CodestratorError(
-      'CONFLICT',
-      `Session ${session.id} already runs ${active.length} children (max_concurrent_children=${max}).`,
-      {
-        field: 'max_concurrent_children',
-        hint: `Wait for one to finish (thread.child.wait_status) or stop one (thread.child.stop); running: ${active.map((t) => t.id).join(', ')}.`,
-        data: { running: active.map((t) => t.id) },
-      },
+  if (active.length >= agent.maxChildren)
+    throw capReached(
+      session.id,
+      active.map((t) => t.id),
+      agent.maxChildren,
     );
-  }
   if (sql.get(`SELECT 1 FROM threads WHERE worktree_id = ? AND status IN ('starting', 'running', 'blocked')`, [worktree.id])) {
     throw new CodestratorError('CONFLICT', `Worktree ${worktree.id} already has a running child: one case, one worker, one worktree.`, {
       field: 'worktree_id',
