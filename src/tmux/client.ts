@@ -1,65 +1,21 @@
 import { type TmuxInstallReport, ensureTmuxInstalled, installLog } from './install.js';
+import {
+  FORMAT,
+  LAYOUTS,
+  type NewPane,
+  type NewWindow,
+  type OpenedPane,
+  PANES_PER_WINDOW,
+  type PaneInfo,
+  nextWindowName,
+  parsePanes,
+} from './panes.js';
 import { type TmuxOptions, runTmux } from './run-tmux.js';
 
-export interface PaneInfo {
-  paneId: string;
-  windowId: string;
-  sessionName: string;
-  pid: number;
-  dead: boolean;
-  deadStatus: number | null;
-}
+export type { NewPane, NewWindow, OpenedPane, PaneInfo } from './panes.js';
 
-export interface NewWindow {
-  session: string;
-  windowName: string;
-  cwd: string;
-  argv: readonly string[];
-}
-
-/** A child's pane in a shared window of its session's viewer (see openPane). */
-export interface NewPane {
-  session: string;
-  /** Base name of the children's windows: the first is `name`, more are `name-2`, `name-3`… */
-  windowName: string;
-  cwd: string;
-  argv: readonly string[];
-  /** Shown on the pane's border, so a person can tell the children apart. */
-  title: string;
-  /** vertical: panes stacked; horizontal: side by side; unset: tiled. */
-  split?: 'vertical' | 'horizontal';
-  /** Panes per window before another window is opened (default 4). */
-  perWindow?: number;
-}
-
-export interface OpenedPane extends PaneInfo {
-  windowName: string;
-  layout: string;
-}
-
-const LAYOUTS = { vertical: 'even-vertical', horizontal: 'even-horizontal' } as const;
-const PANES_PER_WINDOW = 4;
 /** Pane placement is check-then-act: one at a time per tmux session within this process. */
 const placing = new Map<string, Promise<unknown>>();
-
-const FORMAT = '#{pane_id}\t#{window_id}\t#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}';
-
-function parsePanes(text: string): PaneInfo[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [paneId = '', windowId = '', sessionName = '', pid = '0', dead = '0', deadStatus = ''] = line.split('\t');
-      return {
-        paneId,
-        windowId,
-        sessionName,
-        pid: Number(pid),
-        dead: dead === '1',
-        deadStatus: deadStatus === '' ? null : Number(deadStatus),
-      };
-    });
-}
 
 /**
  * tmux operations codestrator needs (environment goes through pane-wrap's env file, not `-e`, which
@@ -168,7 +124,23 @@ export class TmuxClient {
       }
       if (output === undefined) {
         windowName = nextWindowName(spec.windowName, windows);
-        output = await this.run(['new-window', '-d', ...format, '-t', `=${spec.session}:`, '-n', windowName, '-c', spec.cwd, ...spec.argv]);
+        output = await this.run([
+          'new-window',
+          '-d',
+          ...format,
+          '-t',
+          `=${spec.session}:`,
+          '-n',
+          windowName,
+          '-c',
+          spec.cwd,
+          ...spec.argv,
+        ]).catch(() => undefined);
+      }
+      if (output === undefined) {
+        // The session closed with its last pane (a child that just ended) after it was seen: make it again.
+        windowName = spec.windowName;
+        output = await this.createSession(spec, format, sessionTag);
       }
     }
     const pane = parsePanes(output)[0];
@@ -287,12 +259,4 @@ export class TmuxClient {
       return [];
     }
   }
-}
-
-/** `base`, else the first free `base-N` after the windows there are. */
-function nextWindowName(base: string, windows: readonly { name: string }[]): string {
-  if (!windows.some((window) => window.name === base)) return base;
-  let n = 2;
-  while (windows.some((window) => window.name === `${base}-${n}`)) n++;
-  return `${base}-${n}`;
 }
