@@ -61,12 +61,20 @@ async function until<T>(what: string, probe: () => Promise<T | undefined> | T | 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A command child that says READY, prints INTERRUPTED on Ctrl-C (and goes on) and echoes typed lines as `GOT <line>`. */
-const ECHO = [
-  process.execPath,
-  '-e',
-  "process.on('SIGINT', () => console.log('INTERRUPTED')); require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => console.log('GOT ' + line)); console.log('READY'); setInterval(() => {}, 1000)",
-];
+/**
+ * A scripted child that says READY, prints INTERRUPTED on Ctrl-C (and goes on) and echoes typed lines
+ * as `INPUT: <line>`: it reads typed input, so interrupt_patch reaches it (a plain command child
+ * would get the directive queued instead).
+ */
+const ECHO_SCRIPT = join(mkdtempSync(join(tmpdir(), 'cs-socket-echo-')), 'echo.json');
+writeFileSync(
+  ECHO_SCRIPT,
+  JSON.stringify({
+    name: 'echo',
+    check_inbox: false,
+    steps: [{ print: 'READY' }, { sleep: 600_000 }, { sleep: 600_000 }],
+  }),
+);
 
 describe('operations on a child use the tmux server it was launched on', () => {
   let sessionId: number;
@@ -76,7 +84,7 @@ describe('operations on a child use the tmux server it was launched on', () => {
   });
 
   async function spawnEcho(title: string, session = sessionId) {
-    const spawned = await h.ok('thread.child.spawn', { runner: 'command', command: ECHO, title, session_id: session });
+    const spawned = await h.ok('thread.child.spawn', { runner: 'script', script_path: ECHO_SCRIPT, title, session_id: session });
     await until('READY', () => (tmux(a.socket, 'capture-pane', '-p', '-t', spawned.thread.pane_id).includes('READY') ? true : undefined));
     return spawned.thread as { id: number; pane_id: string; tmux_session: string; tmux_window_id: string };
   }
@@ -105,7 +113,7 @@ describe('operations on a child use the tmux server it was launched on', () => {
     const directed = await hB.ok('thread.child.directive', { thread_id: child.id, mode: 'interrupt_patch', text: 'hello from B' });
     expect(directed.delivery).toBe('interrupted and typed');
     await until('the typed line on A', () =>
-      tmux(a.socket, 'capture-pane', '-p', '-t', child.pane_id).includes('GOT hello from B') ? true : undefined,
+      tmux(a.socket, 'capture-pane', '-p', '-t', child.pane_id).includes('INPUT: hello from B') ? true : undefined,
     );
     expect(tmux(a.socket, 'capture-pane', '-p', '-t', child.pane_id)).toContain('INTERRUPTED');
     const onB = screens(b.socket);

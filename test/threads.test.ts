@@ -175,7 +175,7 @@ describe('child agents in tmux (script runner, private socket, base-index 1)', (
         session_id: session.sessionId,
       })
     ).thread;
-    execFileSync('tmux', ['-L', tmux.socket, 'kill-window', '-t', vanished.tmux_window_id]);
+    execFileSync('tmux', ['-L', tmux.socket, 'kill-pane', '-t', vanished.pane_id]);
     const gone = (await h.ok('thread.child.list', { session_id: session.sessionId })).items.find(
       (t: { id: number }) => t.id === vanished.id,
     );

@@ -93,6 +93,17 @@ export interface PaneState {
   deadStatus: number | null;
 }
 
+/** What runtime.tmux.ensure found and did (see TmuxPort.ensureInstalled). */
+export interface TmuxInstallReport {
+  status: 'ready' | 'installed' | 'manual_required';
+  version: string | null;
+  package_manager: string | null;
+  privilege: 'root' | 'sudo -n' | 'user' | 'password required' | null;
+  attempts: { command: string[]; exit_code: number | null; output: string }[];
+  manual_commands: string[];
+  reason?: string;
+}
+
 /** tmux, addressed by pane and window ids (never `session:0`). */
 export interface TmuxPort {
   version(): Promise<string | null>;
@@ -102,6 +113,31 @@ export interface TmuxPort {
     spec: { session: string; windowName: string; cwd: string; argv: readonly string[] },
     sessionTag: { option: string; value: string },
   ): Promise<PaneState>;
+  /**
+   * Opens a child's pane in the session's shared children window (more windows past perWindow
+   * panes), lays the window out, and titles the pane; creates and tags the session on first use.
+   */
+  openPane(
+    spec: {
+      session: string;
+      windowName: string;
+      cwd: string;
+      argv: readonly string[];
+      title: string;
+      split?: 'vertical' | 'horizontal';
+      perWindow?: number;
+    },
+    sessionTag: { option: string; value: string },
+  ): Promise<PaneState & { windowName: string; layout: string }>;
+  /** Lays a window out again (tiled, even-vertical…); a missing window is no error. */
+  selectLayout(windowId: string, layout: string): Promise<void>;
+  /** Closes one pane; a missing pane is no error. */
+  killPane(paneId: string): Promise<void>;
+  /**
+   * tmux on env's PATH; when missing and autoInstall, installs it only where that needs no password
+   * (root, brew, or `sudo -n`), never prompting; else manual_required with the exact commands.
+   */
+  ensureInstalled(options: { env: Readonly<Record<string, string | undefined>>; autoInstall: boolean }): Promise<TmuxInstallReport>;
   listPanes(): Promise<PaneState[]>;
   typeText(paneId: string, text: string): Promise<void>;
   sendKey(paneId: string, key: string): Promise<void>;
@@ -149,6 +185,8 @@ export interface RunnerLaunchInput {
   scriptPath?: string;
   model?: string;
   access?: 'read-only' | 'workspace-write';
+  /** For codex runners: the argv that replaces the `codex` program (thread.child.spawn codex_command). */
+  program?: readonly string[];
 }
 
 export interface RunnerLaunch {

@@ -24,7 +24,10 @@ export interface ContextPack {
 }
 
 export interface PromptInput {
-  role: Role;
+  /** A template name, or any role name (a role without a template uses the worker's). */
+  role: string;
+  /** A line put first (the agent guide to read). */
+  guide?: string;
   templatesDir: string;
   values: Record<string, string | number | null | undefined>;
   contextPack?: ContextPack;
@@ -38,13 +41,14 @@ export interface TemplateSource {
   workspace: Pick<Workspace, 'stateDir'>;
 }
 
-/** The role's template: the repository's override if present, else the one shipped with codestrator. */
-export function loadTemplate(ctx: TemplateSource, role: Role, templatesDir: string): string {
-  return (
-    ctx.files.readText(join(ctx.workspace.stateDir, 'templates', `${role}.md`)) ??
-    ctx.files.readText(join(templatesDir, `${role}.md`)) ??
-    `ROLE: ${role}\n`
-  );
+/**
+ * The role's template: the repository's override if present, else the one shipped with
+ * codestrator; a role with neither (a caller's own name, e.g. main-worker) uses the worker's.
+ */
+export function loadTemplate(ctx: TemplateSource, role: string, templatesDir: string): string {
+  const read = (name: string) =>
+    ctx.files.readText(join(ctx.workspace.stateDir, 'templates', `${name}.md`)) ?? ctx.files.readText(join(templatesDir, `${name}.md`));
+  return read(role) ?? read('worker') ?? `ROLE: ${role}\n`;
 }
 
 const list = (title: string, items: readonly string[] | undefined) =>
@@ -67,6 +71,7 @@ export function buildPrompt(ctx: TemplateSource, input: PromptInput): string {
       ]
     : [];
   return [
+    ...(input.guide ? [input.guide, ''] : []),
     template.trimEnd(),
     ...(packLines.length > 1 ? ['', ...packLines] : []),
     '',

@@ -3,10 +3,10 @@ import { CodestratorError, invalid } from './errors.js';
 import { checkOwnership, ownerKeyOf } from './identity.js';
 import { parseJson } from './json.js';
 import type { Sql } from './ports.js';
-import { closeWindow, paneOf, threadSocket, tmuxOf } from './thread-panes.js';
+import { closePane, paneOf, threadSocket, tmuxOf } from './thread-panes.js';
 import { type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
-import { reconcileThreads } from './thread-status.js';
-import { launchThread } from './threads.js';
+import { TYPES_INPUT, reconcileThreads } from './thread-status.js';
+import { launchThread } from './thread-launch.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -74,7 +74,7 @@ export async function stopChild(ctx: CoreContext, input: ControlInput & { termin
   const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.stop'));
   await reconcileThreads(ctx, [row]);
   const how = await endRunner(ctx, row);
-  if (input.terminate_pane) await closeWindow(ctx, row);
+  if (input.terminate_pane) await closePane(ctx, row);
   const updated = ctx.store.write((sql) => {
     const now = ctx.now();
     sql.run(
@@ -124,7 +124,12 @@ function recordDirective(
 export async function directChild(ctx: CoreContext, input: ControlInput & { mode?: DirectiveMode; text: string }) {
   const mode = input.mode ?? 'interrupt_patch';
   const row = ctx.store.write((sql) => controlled(sql, ctx, input, 'thread.child.directive'));
-  if (mode === 'queue') {
+  // A child that reads no typed input (command, headless runners) would only be killed by Ctrl-C.
+  const fallback =
+    mode === 'interrupt_patch' && !TYPES_INPUT.has(row.runner ?? '')
+      ? `interrupt_patch: thread ${row.id} runs the ${row.runner} runner, which reads no typed input and would be ended by Ctrl-C; the directive was queued instead.`
+      : undefined;
+  if (mode === 'queue' || fallback) {
     return ctx.store.write((sql) => {
       const sender = sql.get<{ root_thread_id: number }>('SELECT root_thread_id FROM sessions WHERE id = ?', [
         row.session_id,
@@ -133,10 +138,11 @@ export async function directChild(ctx: CoreContext, input: ControlInput & { mode
         "INSERT INTO inbox_messages (sender_thread_id, receiver_thread_id, message, status, created_at) VALUES (?, ?, ?, 'pending', ?) RETURNING id",
         [sender, row.id, input.text, ctx.now()],
       )!;
-      const id = recordDirective(sql, ctx, row, mode, input.text, 'pending', `inbox message ${message.id}`);
+      const id = recordDirective(sql, ctx, row, 'queue', input.text, 'pending', `inbox message ${message.id}`);
       return {
         directive_id: id,
-        mode,
+        mode: 'queue' as const,
+        ...(fallback ? { requested_mode: mode, notes: [fallback] } : {}),
         delivery: 'queued: the child receives it with its next tool call or inbox check',
         inbox_message_id: message.id,
         thread: threadWire(row),
@@ -162,7 +168,7 @@ export async function directChild(ctx: CoreContext, input: ControlInput & { mode
     return { directive_id: id, mode, delivery: 'interrupted and typed', thread: threadWire(row) };
   }
   await endRunner(ctx, row);
-  await closeWindow(ctx, row);
+  await closePane(ctx, row);
   const restarted = ctx.store.write((sql) => {
     sql.run(
       "UPDATE threads SET status = 'starting', status_reason = 'restarting', generation = generation + 1, completed_at = NULL, updated_at = ? WHERE id = ?",
@@ -185,7 +191,7 @@ export async function stopSessionChildren(ctx: CoreContext, sessionId: number): 
   );
   for (const row of rows) {
     await endRunner(ctx, row);
-    await closeWindow(ctx, row);
+    await closePane(ctx, row);
   }
   // Each viewer session on the server its threads ran on.
   const sessions = new Map<string, { socket: string | null; name: string }>();

@@ -54,11 +54,19 @@ export async function paneOf(ctx: CoreContext, row: PaneRow): Promise<PaneState 
   return ownPane(row, await tmuxOf(ctx, row).listPanes());
 }
 
-/** Closes the thread's window, only while it is still in the thread's tmux session (window ids are reused too). */
-export async function closeWindow(ctx: CoreContext, row: PaneRow): Promise<void> {
-  if (!row.tmux_window_id) return;
+/**
+ * Closes the thread's pane, only while it is still in the thread's tmux session and window (pane
+ * ids are reused too), and lays its window out again for the children left in it.
+ */
+export async function closePane(ctx: CoreContext, row: PaneRow): Promise<void> {
+  if (!row.pane_id) return;
   const tmux = tmuxOf(ctx, row);
   const panes = await tmux.listPanes();
-  if (panes.some((pane) => pane.windowId === row.tmux_window_id && pane.sessionName === row.tmux_session))
-    await tmux.killWindow(row.tmux_window_id);
+  const own = panes.find(
+    (pane) => pane.paneId === row.pane_id && pane.sessionName === row.tmux_session && pane.windowId === row.tmux_window_id,
+  );
+  if (!own) return;
+  await tmux.killPane(own.paneId);
+  const layout = parseJson<{ layout?: string }>(row.runner_options, {}).layout ?? 'tiled';
+  await tmux.selectLayout(own.windowId, layout);
 }

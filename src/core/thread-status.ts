@@ -7,7 +7,7 @@ import type { PaneState } from './ports.js';
 import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, getThread, threadWire } from './thread-rows.js';
 import { type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import { ownPanes, paneOf, tmuxOf } from './thread-panes.js';
-import { attachInfo } from './threads.js';
+import { attachInfo } from './thread-viewer.js';
 
 interface ExitRecord {
   code: number | null;
@@ -122,7 +122,7 @@ export function touchThread(ctx: CoreContext, threadId: number): void {
 }
 
 /** Runners that read typed input; headless ones (codex_exec, claude_exec) and plain commands do not. */
-const TYPES_INPUT = new Set(['codex', 'claude', 'gemini', 'script']);
+export const TYPES_INPUT: ReadonlySet<string> = new Set(['codex', 'claude', 'gemini', 'script']);
 
 /**
  * Idle delivery: a child that has made no call for idle_delivery_seconds gets its pending messages

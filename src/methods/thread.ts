@@ -1,27 +1,53 @@
 import { z } from 'zod';
-import { ROLES } from '../core/prompts.js';
 import { DIRECTIVE_MODES, directChild, interruptChild, stopChild } from '../core/thread-control.js';
 import { childStatus, listChildren, reportThread, waitStatus } from '../core/thread-status.js';
+import { RUNNER_NAMES } from '../core/thread-inputs.js';
 import { spawnChild } from '../core/threads.js';
-import { ensureRoot, ensureTmux } from '../core/thread-root.js';
+import { attachInfoFor, ensureRoot, ensureTmux } from '../core/thread-root.js';
 import { force, id, identity, paging, text } from '../registry/common-params.js';
 import { defineMethod } from '../registry/define.js';
 
 const threadId = id('Child thread');
-const RUNNERS = ['codex', 'codex_exec', 'claude', 'claude_exec', 'gemini', 'command', 'script'] as const;
 const strings = (max: number) => z.array(z.string().max(2000)).max(max);
+/** tmux session and window names: no `.` or `:` (tmux target syntax), nothing a person has to quote. */
+const tmuxName = (what: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,80}$/, 'letters, digits, _ and - only')
+    .describe(what);
+/** An argv, or one command line split into words (quotes honoured, nothing expanded, no shell). */
+const argvOrLine = (what: string) =>
+  z.union([z.array(z.string().max(10_000)).min(1).max(200), z.string().min(1).max(10_000)]).describe(what);
+const role = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'a role name: letters, digits, _ and -')
+  .describe('Prompt template (default worker); other names use the worker template and keep the name');
+/** Contract inputs shared by thread.child.spawn and thread.root.ensure. */
+const launchInputs = {
+  title: z.string().max(500).optional(),
+  objective: z.string().max(20_000).optional(),
+  ensure_tmux: z.boolean().optional().describe('Default true: install tmux if missing, where no password is needed'),
+  auto_install: z.boolean().optional().describe('Default true'),
+  tmux_session_name: tmuxName('Viewer tmux session').optional(),
+  tmux_window_name: tmuxName('Window name (default children)').optional(),
+  initial_prompt: z.string().max(200_000).optional().describe('Replaces the template-built prompt'),
+  launch_command: argvOrLine('Run as the command runner (argv, or a line split into words)').optional(),
+  codex_command: argvOrLine('Replaces the codex program (argv or words)').optional(),
+  launch_codex: z.boolean().optional().describe('Default true; false: no agent started'),
+};
 
 export const threadMethods = [
   defineMethod({
     name: 'thread.child.spawn',
     group: 'orch_thread',
-    summary:
-      'Start a child agent in its own worktree and tmux window (runner codex, codex_exec, claude, claude_exec, gemini, command or script); returns at once.',
+    summary: 'Start a child agent (codex, claude, gemini, command, script) in its own worktree, as a pane of the session’s tmux window.',
     params: z.strictObject({
-      runner: z.enum(RUNNERS).optional().describe('Default codex'),
-      role: z.enum(ROLES).optional().describe('Prompt template (default worker)'),
-      title: z.string().max(500).optional(),
-      objective: z.string().max(20_000).optional(),
+      runner: z.enum(RUNNER_NAMES).optional().describe('Default codex'),
+      runner_kind: z.string().max(100).optional().describe('agents_sdk_codex_mcp (= codex) or a runner name'),
+      interaction_mode: z.string().max(50).optional().describe('view_only (people attach read-only)'),
+      role: role.optional(),
+      ...launchInputs,
+      parent_thread_id: id('Parent thread (default: your root thread)').optional(),
       task_id: id('Task the child works on').optional(),
       worktree_id: id('Existing worktree to use (default: a new one from your session root)').optional(),
       scope_task_ids: z.array(id('Task')).max(100).optional(),
@@ -36,11 +62,16 @@ export const threadMethods = [
           success_check: z.string().optional(),
         })
         .optional(),
-      initial_prompt: z.string().max(200_000).optional().describe('Replaces the template-built prompt'),
+      agent_guide_path: z.string().min(1).max(4096).optional().describe('A repository file the child reads first'),
+      agent_override: z
+        .union([z.string().max(20_000), z.record(z.string(), z.unknown())])
+        .optional()
+        .describe('Raw JSON, stored; its runner/command/model keys apply'),
+      split_direction: z.enum(['vertical', 'horizontal']).optional().describe('Pane layout (default tiled)'),
       command: z.array(z.string()).min(1).max(200).optional().describe('For runner command: the argv'),
       script_path: z.string().min(1).max(4096).optional().describe('For runner script: the JSON script'),
       model: z.string().max(200).optional(),
-      max_concurrent_children: z.number().int().min(1).max(64).optional().describe('Default 6'),
+      max_concurrent_children: z.number().int().min(1).max(64).optional().describe('Live children cap; at most the config ceiling'),
       ...identity,
     }),
     example: { runner: 'codex', role: 'worker', title: 'Login redirect', task_id: 4, scope_case_ids: [4] },
@@ -98,18 +129,13 @@ export const threadMethods = [
     example: { thread_id: 2 },
     mutates: false,
     identity: 'env',
-    handler: (params, ctx) =>
-      ensureRoot(ctx, {
-        attachOnly: true,
-        ...(params.thread_id !== undefined ? { attach_thread_id: params.thread_id } : {}),
-        ...(params.session_id !== undefined ? { session_id: params.session_id } : {}),
-      }),
+    handler: (params, ctx) => attachInfoFor(ctx, params),
   }),
   defineMethod({
     name: 'thread.child.directive',
     group: 'orch_thread',
     summary:
-      'Steer a child: interrupt_patch (default: Ctrl-C then the text), queue (delivered at its next step), restart (respawn with the text added).',
+      'Steer a child: interrupt_patch (default: Ctrl-C then the text; queued if it reads no input), queue (at its next step), restart (respawn).',
     params: z.strictObject({
       thread_id: threadId,
       mode: z.enum(DIRECTIVE_MODES).optional(),
@@ -136,7 +162,7 @@ export const threadMethods = [
   defineMethod({
     name: 'thread.child.stop',
     group: 'orch_thread',
-    summary: 'Stop a child: its own exit, then SIGTERM and SIGKILL to its process group; terminate_pane also closes its window.',
+    summary: 'Stop a child: its own exit, then SIGTERM and SIGKILL to its process group; terminate_pane also closes its pane.',
     params: z.strictObject({ thread_id: threadId, terminate_pane: z.boolean().optional(), ...force }),
     example: { thread_id: 2, terminate_pane: true },
     mutates: true,
@@ -160,20 +186,28 @@ export const threadMethods = [
   defineMethod({
     name: 'thread.root.ensure',
     group: 'orch_thread',
-    summary: "Your session's root thread, its tmux viewer session name and tmux availability.",
-    params: z.strictObject({ ...identity }),
+    summary: "Your session's root thread (the calling CLI), tmux availability and where its children are watched.",
+    params: z.strictObject({
+      role: z.string().max(100).optional(),
+      ...launchInputs,
+      force_launch: z.boolean().optional(),
+      child_session_name: tmuxName('Viewer tmux session for the children').optional(),
+      ...identity,
+    }),
     example: {},
-    mutates: false,
-    handler: (_params, ctx) => ensureRoot(ctx, {}),
+    mutates: true,
+    handler: ({ thread_id: _t, ...params }, ctx) => ensureRoot(ctx, params),
   }),
   defineMethod({
     name: 'runtime.tmux.ensure',
     group: 'orch_system',
-    summary:
-      'Whether tmux is present (and its version); installs it only when auto_install is true and no prompt is needed, else says how.',
-    params: z.strictObject({ auto_install: z.boolean().optional().describe('Default false') }),
+    summary: 'tmux present (ready), installed where no password is needed (installed), or manual_required with the exact commands.',
+    params: z.strictObject({
+      auto_install: z.boolean().optional().describe('Default true; never prompts'),
+      session_id: id('Session (accepted; tmux is per machine)').optional(),
+    }),
     example: {},
-    mutates: false,
+    mutates: true,
     identity: 'none',
     handler: (params, ctx) => ensureTmux(ctx, params),
   }),

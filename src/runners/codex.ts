@@ -39,12 +39,13 @@ export function codexLaunch(input: RunnerInput, mode: { exec: boolean }): Launch
     cwd: input.cwd,
     files: [{ path: join(codexHome, 'config.toml'), content: config, mode: 0o600 }],
   };
+  const codex = input.program && input.program.length > 0 ? [...input.program] : ['codex'];
   if (!mode.exec)
-    return { ...common, argv: ['codex', ...codexSandboxArgs(input), ...modelArgs(input.model), '--', input.prompt], exitKeys: ['/exit'] };
+    return { ...common, argv: [...codex, ...codexSandboxArgs(input), ...modelArgs(input.model), '--', input.prompt], exitKeys: ['/exit'] };
   const eventsPath = eventsPathOf(input);
   const lastMessagePath = join(input.threadDir, 'last-message.txt');
   const argv = [
-    'codex',
+    ...codex,
     'exec',
     '--json',
     '--output-last-message',

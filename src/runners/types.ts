@@ -34,6 +34,8 @@ export interface RunnerInput {
    * reviewers and researchers. Mapped to each CLI's own sandbox or permission mode.
    */
   access?: 'read-only' | 'workspace-write';
+  /** For codex runners: the argv that replaces the `codex` program (e.g. ["npx", "codex"]). */
+  program?: readonly string[];
 }
 
 export interface LaunchFile {

@@ -1,40 +1,21 @@
-import { execFile } from 'node:child_process';
+import { type TmuxInstallReport, ensureTmuxInstalled, installLog } from './install.js';
+import {
+  FORMAT,
+  LAYOUTS,
+  type NewPane,
+  type NewWindow,
+  type OpenedPane,
+  PANES_PER_WINDOW,
+  type PaneInfo,
+  nextWindowName,
+  parsePanes,
+} from './panes.js';
 import { type TmuxOptions, runTmux } from './run-tmux.js';
 
-export interface PaneInfo {
-  paneId: string;
-  windowId: string;
-  sessionName: string;
-  pid: number;
-  dead: boolean;
-  deadStatus: number | null;
-}
+export type { NewPane, NewWindow, OpenedPane, PaneInfo } from './panes.js';
 
-export interface NewWindow {
-  session: string;
-  windowName: string;
-  cwd: string;
-  argv: readonly string[];
-}
-
-const FORMAT = '#{pane_id}\t#{window_id}\t#{session_name}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}';
-
-function parsePanes(text: string): PaneInfo[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [paneId = '', windowId = '', sessionName = '', pid = '0', dead = '0', deadStatus = ''] = line.split('\t');
-      return {
-        paneId,
-        windowId,
-        sessionName,
-        pid: Number(pid),
-        dead: dead === '1',
-        deadStatus: deadStatus === '' ? null : Number(deadStatus),
-      };
-    });
-}
+/** Pane placement is check-then-act: one at a time per tmux session within this process. */
+const placing = new Map<string, Promise<unknown>>();
 
 /**
  * tmux operations codestrator needs (environment goes through pane-wrap's env file, not `-e`, which
@@ -104,6 +85,102 @@ export class TmuxClient {
     return pane;
   }
 
+  /**
+   * Opens a child's pane in its session's children window, so one read-only attach shows them all:
+   * split into the first window with room (at most perWindow panes), else a new window; then the
+   * window is laid out again (tiled, or evenly in the split direction). The session is created on
+   * first use and tagged. Concurrent spawns of other processes may overfill a window by a pane.
+   */
+  async openPane(spec: NewPane, sessionTag: { option: string; value: string }): Promise<OpenedPane> {
+    const key = `${this.socket ?? ''}\n${spec.session}`;
+    const previous = placing.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.placePane(spec, sessionTag));
+    placing.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (placing.get(key) === next) placing.delete(key);
+    }
+  }
+
+  private async placePane(spec: NewPane, sessionTag: { option: string; value: string }): Promise<OpenedPane> {
+    const format = ['-P', '-F', FORMAT];
+    const layout = spec.split ? LAYOUTS[spec.split] : 'tiled';
+    let output: string | undefined;
+    let windowName = spec.windowName;
+    if (!(await this.hasSession(spec.session))) {
+      // Another process may create it first: then a pane goes into its window below.
+      output = await this.createSession(spec, format, sessionTag).catch(() => undefined);
+    }
+    if (output === undefined) {
+      const windows = await this.childWindows(spec.session, spec.windowName);
+      const room = windows.find((window) => window.panes < (spec.perWindow ?? PANES_PER_WINDOW));
+      if (room) {
+        windowName = room.name;
+        const direction = spec.split === 'horizontal' ? '-h' : '-v';
+        output = await this.run(['split-window', '-d', ...format, '-t', room.id, direction, '-c', spec.cwd, ...spec.argv]).catch(
+          () => undefined, // The window closed meanwhile, or has no space left: a new window instead.
+        );
+      }
+      if (output === undefined) {
+        windowName = nextWindowName(spec.windowName, windows);
+        output = await this.run([
+          'new-window',
+          '-d',
+          ...format,
+          '-t',
+          `=${spec.session}:`,
+          '-n',
+          windowName,
+          '-c',
+          spec.cwd,
+          ...spec.argv,
+        ]).catch(() => undefined);
+      }
+      if (output === undefined) {
+        // The session closed with its last pane (a child that just ended) after it was seen: make it again.
+        windowName = spec.windowName;
+        output = await this.createSession(spec, format, sessionTag);
+      }
+    }
+    const pane = parsePanes(output)[0];
+    if (!pane) throw new Error(`tmux did not report the new pane for ${spec.title}`);
+    // Presentation only: a failure here leaves a working pane.
+    await this.run(['select-pane', '-t', pane.paneId, '-T', spec.title]).catch(() => undefined);
+    await this.run(['set-option', '-w', '-t', pane.windowId, 'pane-border-status', 'top']).catch(() => undefined);
+    await this.run(['set-option', '-w', '-t', pane.windowId, 'pane-border-format', ' #{pane_title} ']).catch(() => undefined);
+    await this.selectLayout(pane.windowId, layout);
+    return { ...pane, windowName, layout };
+  }
+
+  /** The session's children windows (named `base` or `base-N`), with their pane counts. */
+  private async childWindows(session: string, base: string): Promise<{ id: string; name: string; panes: number }[]> {
+    try {
+      const text = await this.run(['list-windows', '-t', `=${session}`, '-F', '#{window_id}\t#{window_name}\t#{window_panes}']);
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [id = '', name = '', panes = '0'] = line.split('\t');
+          return { id, name, panes: Number(panes) };
+        })
+        .filter(
+          (window) => window.name === base || (window.name.startsWith(`${base}-`) && /^\d+$/.test(window.name.slice(base.length + 1))),
+        );
+    } catch {
+      return [];
+    }
+  }
+
+  /** Lays a window out again (after a pane opened or closed); a window that is gone is no error. */
+  async selectLayout(windowId: string, layout: string): Promise<void> {
+    await this.run(['select-layout', '-t', windowId, layout]).catch(() => undefined);
+  }
+
+  async killPane(paneId: string): Promise<void> {
+    await this.run(['kill-pane', '-t', paneId]).catch(() => undefined);
+  }
+
   private async createSession(spec: NewWindow, format: string[], tag: { option: string; value: string }): Promise<string> {
     const output = await this.run([
       'new-session',
@@ -164,20 +241,15 @@ export class TmuxClient {
     }
   }
 
-  /** Only as root with apt-get: no sudo, no prompt (DEBIAN_FRONTEND=noninteractive, -y). */
+  /** Installs tmux where no password is needed (see ensureInstalled), with this process's environment. */
   async install(): Promise<{ installed: boolean; log: string }> {
-    if (process.getuid?.() !== 0) return { installed: false, log: 'not root: codestrator never runs sudo' };
-    const run = (args: string[]) =>
-      new Promise<string>((resolve) => {
-        execFile(
-          'apt-get',
-          args,
-          { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 },
-          (error, stdout, stderr) => resolve(`${stdout}${stderr}${error ? `\nexit: ${error.message}` : ''}`),
-        );
-      });
-    const log = (await run(['update', '-q'])) + (await run(['install', '-y', '-q', 'tmux']));
-    return { installed: (await this.version()) !== null, log: log.slice(-4000) };
+    const report = await this.ensureInstalled({ env: process.env, autoInstall: true });
+    return { installed: report.status !== 'manual_required', log: installLog(report).slice(-4000) };
+  }
+
+  /** tmux on env's PATH, installed first when allowed and possible without a password (tmux/install.ts). */
+  ensureInstalled(options: { env: Readonly<Record<string, string | undefined>>; autoInstall: boolean }): Promise<TmuxInstallReport> {
+    return ensureTmuxInstalled(options.env, options);
   }
 
   async listWindows(session: string): Promise<string[]> {
