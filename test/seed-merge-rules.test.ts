@@ -228,7 +228,8 @@ describe('contract inputs of the merge methods', () => {
   });
 
   it('merge.review.request_auto takes session_id, reviewer_role, agent_guide_path, agent_override, ensure_tmux, auto_install, runner_kind', async () => {
-    const guide = join(dir, 'review-guide.md');
+    // A guide must live in the repository (or the session worktree): a child is only pointed at project files.
+    const guide = join(h.repo.path, 'review-guide.md');
     writeFileSync(guide, '# How we review\n');
     const a = await requested('all inputs');
     await h.ok('merge.main.acquire_lock', { session_id: a.sessionId });
@@ -251,7 +252,8 @@ describe('contract inputs of the merge methods', () => {
       session_id: a.sessionId,
     });
     expect(dispatched.thread).toMatchObject({ role: 'code-reviewer', runner: 'command' });
-    expect(dispatched.notes).toEqual([]);
+    // The override names an agent, so the only note is the spawn's about a role with no template of its own.
+    expect(dispatched.notes).toEqual([expect.stringMatching(/^role: "code-reviewer" has no template of its own/)]);
     for (const key of ['review_job', 'thread', 'tmux', 'attach_info']) expect(dispatched[key], key).toBeTruthy();
     await h.ok('merge.main.release_lock', { session_id: a.sessionId });
 
@@ -309,7 +311,7 @@ describe('contract inputs of the merge methods', () => {
   });
 
   it('merge.main.request takes session_id, auto_review, reviewer_role and agent_guide_path; the lock methods take session_id', async () => {
-    const guide = join(dir, 'main-guide.md');
+    const guide = join(h.repo.path, 'main-guide.md');
     writeFileSync(guide, '# Main guide\n');
     const a = await requested('main inputs');
     const queued = await h.ok('merge.main.request', {

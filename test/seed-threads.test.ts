@@ -144,6 +144,16 @@ describe('thread.child.spawn with the contract inputs (private tmux, base-index 
     expect(existsSync(marker)).toBe(false);
     const refused = await h.fail('thread.child.spawn', { session_id: sessionId, launch_command: line, runner: 'script' });
     expect(refused.field).toBe('launch_command');
+    // The skill's default runner_kind beside a launch_command: the command is what runs, and the answer says so.
+    const withKind = await h.ok('thread.child.spawn', {
+      session_id: sessionId,
+      launch_command: [...forever],
+      runner_kind: 'agents_sdk_codex_mcp',
+      title: 'with kind',
+    });
+    expect(withKind.thread.runner).toBe('command');
+    expect(withKind.notes.join('\n')).toMatch(/runner_kind: agents_sdk_codex_mcp was not used; launch_command is what runs/);
+    await h.ok('thread.child.stop', { thread_id: withKind.thread.id, terminate_pane: true });
   });
 
   it('launch_codex false makes the thread without a pane; restart starts it', async () => {

@@ -21,7 +21,8 @@ describe('session.open', () => {
     const tip = git(h.repo.path, 'rev-parse', 'main').trim();
     const opened = await h.ok('session.open', { intent: 'new_work', user_request: 'Please fix the login redirect loop' });
     expect(opened.worktree_slug).toBe('fix-login');
-    expect(opened.viewer_tmux_session).toBe('repo-fix-login');
+    // Unique per clone: two repositories with the same directory name never share a viewer.
+    expect(opened.viewer_tmux_session).toMatch(/^repo-fix-login-[0-9a-f]{6}$/);
     expect(existsSync(join(h.repo.path, '.codestrator', 'worktrees', 'fix-login', 'README.md'))).toBe(true);
     expect(git(opened.worktree.path, 'rev-parse', 'HEAD').trim()).toBe(tip);
     expect(branches(h)).toContain('codestrator/fix-login');

@@ -15,7 +15,9 @@ import {
 } from './review-jobs.js';
 import { ACTIVE_THREAD_STATUSES, type ChildThreadRow, threadWire } from './thread-rows.js';
 import { reconcileThreads } from './thread-status.js';
-import { attachInfo, spawnChild } from './threads.js';
+import { spawnChild } from './threads.js';
+import { tmuxWire } from './thread-launch.js';
+import { attachInfo } from './thread-viewer.js';
 
 const DEFAULT_REVIEWER_ROLE = 'merge-reviewer';
 
@@ -67,7 +69,7 @@ function jobView(ctx: CoreContext, job: ReviewJobRow) {
     review_job: reviewJobWire(job),
     thread: thread ? threadWire(thread) : null,
     attach_info: thread ? attachInfo(ctx, thread) : null,
-    tmux: thread?.tmux_session ? { session: thread.tmux_session, window_id: thread.tmux_window_id, pane_id: thread.pane_id } : null,
+    tmux: thread?.tmux_session ? tmuxWire(thread) : null,
   };
 }
 
@@ -153,7 +155,7 @@ async function dispatch(ctx: CoreContext, input: ReviewDispatchInput, request: M
       ...(agent.script_path ? { script_path: agent.script_path } : {}),
       ...(agent.model ? { model: agent.model } : {}),
       ...(input.agent_guide_path !== undefined ? { agent_guide_path: input.agent_guide_path } : {}),
-      ...(input.agent_override ? { agent_override: input.agent_override.raw } : {}),
+      // The override was resolved into the agent above and is kept on the review job, not applied twice.
       ...(input.ensure_tmux !== undefined ? { ensure_tmux: input.ensure_tmux } : {}),
       ...(input.auto_install !== undefined ? { auto_install: input.auto_install } : {}),
     });
@@ -180,9 +182,8 @@ async function dispatch(ctx: CoreContext, input: ReviewDispatchInput, request: M
   return {
     ...spawned,
     review_job: view.review_job,
-    tmux: (spawned as { tmux?: unknown }).tmux ?? view.tmux,
     already_running: false,
-    notes,
+    notes: [...(spawned.notes ?? []), ...notes],
   };
 }
 

@@ -4,7 +4,8 @@ import { checkOwnership, isSessionLive, ownerKeyOf } from './identity.js';
 import type { Sql } from './ports.js';
 import { type SessionRow, type WorktreeRow, sessionWire } from './rows.js';
 import type { ChildThreadRow as ThreadRow } from './thread-rows.js';
-import { deriveSlug, viewerSessionName } from './slug.js';
+import { deriveSlug } from './slug.js';
+import { repoViewerName } from './thread-viewer.js';
 import { createWorktree, discardWorktree } from './worktree-create.js';
 import { type Page, type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import { releaseOwnerLocks } from './locks.js';
@@ -111,7 +112,7 @@ export async function openSession(ctx: CoreContext, input: OpenSessionInput) {
   }
   const slug = deriveSlug(input.worktree_name, input.user_request);
   const worktree = await createWorktree(ctx, { kind: 'session_root', slug });
-  const viewer = viewerSessionName(ctx.workspace.repoName, worktree.slug);
+  const viewer = repoViewerName(ctx.workspace, worktree.slug);
   let opened: { session: SessionRow; rootThread: ThreadRow };
   try {
     opened = ctx.store.write((sql) => {

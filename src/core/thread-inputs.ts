@@ -144,13 +144,16 @@ export function resolveAgent(ctx: CoreContext, input: AgentInputs, sessionRoot: 
   if (input.runner && fromKind && input.runner !== fromKind)
     throw invalid(`runner "${input.runner}" and runner_kind "${input.runner_kind}" disagree.`, 'runner_kind', 'Pass one of them.');
   const launchArgv = input.launch_command !== undefined ? argvOf(input.launch_command, 'launch_command') : undefined;
-  const explicit = input.runner ?? fromKind;
-  if (launchArgv && explicit && explicit !== 'command')
+  // As in the contract, a launch_command is what runs: it wins over runner_kind (whose default names Codex).
+  if (launchArgv && input.runner && input.runner !== 'command')
     throw invalid(
-      `launch_command runs as the command runner, not "${explicit}".`,
+      `launch_command runs as the command runner, not "${input.runner}".`,
       'launch_command',
-      'Drop runner/runner_kind, or drop launch_command.',
+      'Drop runner, or drop launch_command.',
     );
+  if (launchArgv && fromKind && fromKind !== 'command')
+    notes.push(`runner_kind: ${input.runner_kind} was not used; launch_command is what runs (as the command runner).`);
+  const explicit = input.runner ?? (launchArgv ? undefined : fromKind);
   const overrideRunner = override.fields.runner ?? override.fields.runner_kind;
   const runner =
     explicit ?? (launchArgv ? 'command' : typeof overrideRunner === 'string' ? runnerName(overrideRunner, 'agent_override') : 'codex');
