@@ -75,7 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     const tmux = await call('runtime.tmux.ensure');
     if (tmux.status !== 'ready') {
       const how = Array.isArray(tmux.instructions) ? ` Install it: ${tmux.instructions.join('; ')}.` : '';
-      throw new DemoError(step, `tmux is not available; the agents run in tmux windows.${how}`);
+      throw new DemoError(step, `tmux is not available; the agents run in tmux panes.${how}`);
     }
     if (options.serve) await startDashboard(repo, options.env, state, say);
 

@@ -31,7 +31,7 @@ interface StageContext {
 
 /**
  * The root's part before landing: plans epic → feature → test group → one case per agent, spawns
- * the three scripted agents at once (runner script, each in its own worktree and tmux window) and
+ * the three scripted agents at once (runner script, each in its own worktree and tmux pane) and
  * narrates the ledger until all of them have reported done. A child that fails ends the demo.
  */
 export async function runAgents(ctx: StageContext & { signal: AbortSignal; stateDir: string }): Promise<AgentRun> {
