@@ -20,6 +20,10 @@ type Json = Record<string, any>;
 
 const tmux = privateTmux();
 const scripts = mkdtempSync(join(tmpdir(), 'cs-seed-merge-'));
+/** A stand-in `codex` (the runner agents_sdk_codex_mcp selects) that idles, so no real Codex is needed. */
+const bin = join(scripts, 'bin');
+mkdirSync(bin);
+writeFileSync(join(bin, 'codex'), '#!/bin/sh\nsleep 120\n', { mode: 0o755 });
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
@@ -71,7 +75,7 @@ interface Flow {
 /** Minimal Call Sequence up to the merge: init, open, plan, run the case, commit in the session worktree. */
 async function workedSession(name: string): Promise<Flow> {
   const repo = makeRepo(name);
-  const mcp = await connectMcp(repo.path, tmux.env);
+  const mcp = await connectMcp(repo.path, { ...tmux.env, PATH: `${bin}:${process.env.PATH}` });
   cleanups.push(
     () => repo.cleanup(),
     () => mcp.close(),
@@ -88,6 +92,30 @@ async function workedSession(name: string): Promise<Flow> {
   const featureId = (await ok(mcp, 'orch_task', 'task.create', { level: 'feature', title: 'Return URL', parent_id: epic })).task.id;
   const group = (await ok(mcp, 'orch_task', 'task.create', { level: 'test_group', title: 'Redirects', parent_id: featureId })).task.id;
   const caseId = (await ok(mcp, 'orch_task', 'task.create', { level: 'case', title: 'keeps ?next', parent_id: group })).task.id;
+  const childCase = (await ok(mcp, 'orch_task', 'task.create', { level: 'case', title: 'logs the redirect', parent_id: group })).task.id;
+  const decision = await ok(mcp, 'orch_workspace', 'scheduler.decide_worktree', {
+    changed_files: 2,
+    estimate_minutes: 30,
+    risk: 1,
+    parallel_workers: 2,
+    conflicting_paths: 0,
+  });
+  expect(['shared', 'worktree']).toContain(decision.mode);
+  const child = await ok(mcp, 'orch_thread', 'thread.child.spawn', {
+    session_id: sessionId,
+    runner_kind: 'agents_sdk_codex_mcp',
+    interaction_mode: 'view_only',
+    role: 'main-worker',
+    title: 'Log the redirect',
+    objective: `Do case ${childCase}`,
+  });
+  expect(child.thread).toMatchObject({ runner: 'codex', role: 'main-worker' });
+  expect(child.tmux.pane_id).toMatch(/^%\d+$/);
+  // view_only: the command a person gets attaches read-only.
+  expect(child.attach_info.command).toMatch(/attach(-session)? -r /);
+  cleanups.push(async () => {
+    await mcp.tool('orch_thread', 'thread.child.stop', { thread_id: child.thread.id, terminate_pane: true });
+  });
   await ok(mcp, 'orch_task', 'case.begin', { case_id: caseId, session_id: sessionId });
   mkdirSync(join(worktree.path, 'src'), { recursive: true });
   writeFileSync(join(worktree.path, 'src', 'redirect.ts'), 'export const keepNext = true;\n');
