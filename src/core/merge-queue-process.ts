@@ -1,4 +1,5 @@
 import { join } from 'node:path/posix';
+import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
 import { isOwnerLive, ownerKeyOf } from './identity.js';
 import { toJson } from './json.js';
@@ -153,6 +154,8 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
 /** Checks, gates and publishes one claimed item; every path ends in a recorded state. */
 async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
   ctx.progress?.(`item ${item.id}: checking ${item.source_branch} → ${item.target_branch}`);
+  // A checkout a crashed publish left behind is finished first, also before "already contained".
+  await repairInterruptedPublishes(ctx);
   const targetTip = await gitStep(`resolve ${item.target_branch}`, ctx.git.resolveCommit(item.target_branch));
   const sourceTip = await gitStep(`resolve ${item.source_branch}`, ctx.git.resolveCommit(item.source_branch));
   if (await ctx.git.isAncestor(sourceTip, targetTip))
@@ -256,6 +259,7 @@ export async function processQueue(ctx: CoreContext, input: ProcessInput) {
   const processed: ReturnType<typeof queueWire>[] = [];
   const tried = new Set<number>();
   if (!taken.reentered) recoverStalled(ctx);
+  await repairInterruptedPublishes(ctx);
   try {
     while (processed.length < (input.max_items ?? Number.MAX_SAFE_INTEGER)) {
       const item = claimNext(ctx, tried);

@@ -1,5 +1,7 @@
+import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
+import { faultPoint } from './fault.js';
 import { ownerKeyOf } from './identity.js';
 import { LockNames, withNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
@@ -47,6 +49,7 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
   const { child, parent } = loadPair(ctx, input);
   const holder = ownerKeyOf(ctx.actor) ?? `process:${process.pid}`;
   return withNamedLock(ctx, LockNames.parentWorktree(parent.id), holder, { ttlSeconds: 300, waitMs: 60_000 }, async () => {
+    await repairInterruptedPublishes(ctx);
     const dirty = await gitStep(`read the status of ${child.path}`, ctx.git.dirtyPaths(child.path));
     let committed: string | null = null;
     if (dirty.length > 0) {
@@ -65,6 +68,7 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
         'commit the child changes',
         ctx.git.commitAll(child.path, input.message ?? `codestrator: work in ${child.branch}`),
       );
+      faultPoint('merge-to-parent.after-commit');
     }
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const parentTip = await gitStep(`resolve ${parent.branch}`, ctx.git.resolveCommit(parent.branch));
