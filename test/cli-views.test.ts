@@ -88,7 +88,9 @@ describe('CLI views', () => {
   });
 
   it('says so when a view is empty, and fails with the structured error outside a repository', () => {
-    const empty = cli(h.repo.path, ['queue'], { ...tmux.env, CODESTRATOR_STATE_DIR: `${h.repo.path}/../empty-state` });
+    const emptyState = { ...tmux.env, CODESTRATOR_STATE_DIR: `${h.repo.path}/../empty-state` };
+    expect(cli(h.repo.path, ['init'], emptyState).code).toBe(0);
+    const empty = cli(h.repo.path, ['queue'], emptyState);
     expect(empty.stdout).toBe('No queue.\n');
     const outside = cli('/', ['tasks', '--json']);
     expect(outside.code).toBe(1);

@@ -286,20 +286,60 @@ describe('pre-commit lock check in codestrator worktrees', () => {
     }
   });
 
-  it('never blocks a commit when codestrator is broken or gone, and says so', async () => {
-    const broken = commitFile(b.path, 'src/a.ts', 'export const a = 8;\n', { CODESTRATOR_STATE_DIR: '/dev/null/state' });
-    expect(broken.code).toBe(0);
-    expect(broken.stderr).toMatch(/codestrator: warning: the lock check was skipped/);
+  it('refuses a commit it cannot check (codestrator gone, bad identity, unknown state dir), and lets an explicit override through, recorded', async () => {
+    const log = join(h.repo.path, '.codestrator', 'hook-overrides.log');
+    rmSync(log, { force: true });
+    const before = head(b.path);
+    // A CODESTRATOR_STATE_DIR with no codestrator state: refused, and nothing is created there.
+    const empty = join(markers, 'empty-state');
+    const unknown = commitFile(b.path, 'src/a.ts', 'export const a = 8;\n', { CODESTRATOR_STATE_DIR: empty });
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain(
+      `the lock check could not run (CODESTRATOR_STATE_DIR=${empty} holds no codestrator state (no state.db))`,
+    );
+    expect(unknown.stderr).toContain('CODESTRATOR_HOOK_OVERRIDE="<why>"');
+    expect(existsSync(empty)).toBe(false);
+    // Identity variables that name no one: refused, not checked as somebody else.
+    const badId = commitFile(b.path, 'src/b.ts', 'export const b = 9;\n', { CODESTRATOR_SESSION_ID: 'abc' });
+    expect(badId.code).not.toBe(0);
+    expect(badId.stderr).toMatch(
+      /the lock check could not run \(INVALID_ARGUMENT: CODESTRATOR_SESSION_ID="abc" is not a positive integer id/,
+    );
+    expect(head(b.path)).toBe(before);
+    // With the override, the commit goes through and the reason is recorded.
+    const overridden = commitFile(b.path, 'src/b.ts', 'export const b = 9;\n', {
+      CODESTRATOR_SESSION_ID: 'abc',
+      CODESTRATOR_HOOK_OVERRIDE: 'release day',
+    });
+    expect(overridden.code).toBe(0);
+    expect(overridden.stderr).toContain(`overridden ("release day"), recorded in ${log}`);
+    expect(JSON.parse(readFileSync(log, 'utf8').trim())).toMatchObject({ checkout: b.path, reason: 'release day' });
     git(b.path, 'reset', '-q', '--hard', 'HEAD~1');
+    // The hook program gone: the wrapper refuses too, unless overridden (recorded next to the wrappers).
     const gone = join(markers, 'no such dir', 'codestrator.js');
     await installWorktreeHooks(h.repo.path, b.path, [process.execPath, gone, 'pre-commit']);
     try {
       const missing = commitFile(b.path, 'src/a.ts', 'export const a = 8;\n');
-      expect(missing.code).toBe(0);
-      expect(missing.stderr).toContain('codestrator: warning: the lock check failed (exit 1); this commit is not checked against locks.');
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('codestrator: the lock check failed (exit 1), so this commit is refused');
+      expect(head(b.path)).toBe(before);
+      const forced = commitFile(b.path, 'src/b.ts', 'export const b = 10;\n', {
+        CODESTRATOR_HOOK_OVERRIDE: 'codestrator is being upgraded',
+      });
+      expect(forced.code).toBe(0);
+      expect(forced.stderr).toContain('overridden, recorded in');
+      const lines = readFileSync(join(dirname(hooksDir), 'hook-overrides.log'), 'utf8')
+        .trim()
+        .split('\n');
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({
+        checkout: b.path,
+        reason: 'codestrator is being upgraded',
+        failure: 'hook exit 1',
+      });
       git(b.path, 'reset', '-q', '--hard', 'HEAD~1');
     } finally {
       await installWorktreeHooks(h.repo.path, b.path, HOOK_ARGV);
+      restore(b.path);
     }
     expect(commitFile(b.path, 'src/a.ts', 'export const a = 8;\n').code).not.toBe(0);
     restore(b.path);
@@ -408,5 +448,33 @@ describe('hook wrappers in a repository whose path needs quoting', () => {
     for (const dir of [repo.path, openA.worktree.path, openB.worktree.path, dirname(repo.path), process.cwd()]) {
       expect(existsSync(join(dir, 'pwned'))).toBe(false);
     }
+  });
+});
+
+describe('the main checkout of a session with always_branch: false', () => {
+  let repo: TempRepo;
+  afterAll(() => repo.cleanup());
+
+  it("gets the lock check (the repository's own hooks still run); before, its commits were never checked", () => {
+    repo = makeRepo('main-commits');
+    const marker = join(repo.path, '..', 'user-hook-ran');
+    writeFileSync(join(repo.path, '.git', 'hooks', 'pre-commit'), `#!/bin/sh\necho ran >> ${shellQuote(marker)}\n`, { mode: 0o755 });
+    const holder = call<{ session: { id: number } }>(repo.path, 'session.open', { worktree_name: 'holder' });
+    call(repo.path, 'lock.acquire', { scope_type: 'file', scope_path: 'README.md', session_id: holder.session.id });
+    const inMain = call<{ session: { id: number }; worktree: null }>(repo.path, 'session.open', {
+      always_branch: false,
+      user_request: 'x',
+    });
+    expect(inMain.worktree).toBeNull();
+    expect(gitRun(repo.path, ['config', '--worktree', '--get', 'core.hooksPath']).stdout.trim()).toBe(defaultHooksDir(repo.path));
+    const before = head(repo.path);
+    const refused = commitFile(repo.path, 'README.md', 'edited in main\n', { CODESTRATOR_SESSION_ID: String(inMain.session.id) });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`README.md is locked by session:${holder.session.id}`);
+    expect(head(repo.path)).toBe(before);
+    restore(repo.path);
+    const other = commitFile(repo.path, 'NOTES.md', 'notes\n', { CODESTRATOR_SESSION_ID: String(inMain.session.id) });
+    expect(other.code).toBe(0);
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n');
   });
 });

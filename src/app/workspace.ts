@@ -10,6 +10,9 @@ export class WorkspaceError extends Error {
 
 export const STATE_DIR_NAME = '.codestrator';
 
+/** Set (to 1) by `codestrator init`: the one call allowed to create state in a new CODESTRATOR_STATE_DIR. */
+export const INIT_VAR = 'CODESTRATOR_INIT';
+
 /**
  * Where the repository's state lives, found from `cwd` (any of its worktrees) without creating
  * anything: `<main worktree root>/.codestrator`, or CODESTRATOR_STATE_DIR when set. For readers
@@ -25,6 +28,8 @@ export async function locateWorkspace(cwd: string, env: NodeJS.ProcessEnv): Prom
  */
 export async function resolveWorkspace(cwd: string, env: NodeJS.ProcessEnv): Promise<Workspace> {
   const { workspace, location } = await locate(cwd, env);
+  const unknown = env[INIT_VAR] === '1' ? undefined : unknownState(workspace, location);
+  if (unknown) throw new WorkspaceError(`${unknown}. Run \`codestrator init\` with it set to create state there, or unset it.`);
   for (const dir of [workspace.worktreesDir, workspace.logsDir, workspace.mirrorDir]) mkdirSync(dir, { recursive: true });
   if (workspace.stateDir.startsWith(location.mainRoot + '/'))
     ensureExcluded(excludeFile(location), `/${workspace.stateDir.slice(location.mainRoot.length + 1)}/`);
@@ -53,6 +58,23 @@ async function locate(cwd: string, env: NodeJS.ProcessEnv): Promise<{ workspace:
     mirrorDir: join(stateDir, 'mirror'),
   };
   return { workspace, location };
+}
+
+/**
+ * Why CODESTRATOR_STATE_DIR cannot be used as it is: it names another directory than the
+ * repository's own state dir and holds no codestrator state (a typo would otherwise start an
+ * empty, separate state where no lock is seen). Undefined when it is fine.
+ */
+function unknownState(workspace: Workspace, location: RepositoryLocation): string | undefined {
+  if (workspace.stateDir === join(location.mainRoot, STATE_DIR_NAME) || existsSync(workspace.dbPath)) return undefined;
+  return `CODESTRATOR_STATE_DIR=${workspace.stateDir} holds no codestrator state (no state.db)`;
+}
+
+/** unknownState for `cwd`'s repository, found without creating anything (for the pre-commit hook). */
+export async function unknownStateDir(cwd: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (!env.CODESTRATOR_STATE_DIR) return undefined;
+  const { workspace, location } = await locate(cwd, env);
+  return unknownState(workspace, location);
 }
 
 function ensureExcluded(file: string, pattern: string): void {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { createDispatcher } from '../app/services.js';
+import { INIT_VAR } from '../app/workspace.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
 import { registerDemo } from './demo.js';
@@ -58,7 +59,8 @@ export function buildProgram(): CliProgram {
     .description('Prepare .codestrator/ (state database, worktrees, mirror) for this repository')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const outcome = await dispatcher().call('workspace.init', {});
+      // The one command that may create state in a new CODESTRATOR_STATE_DIR.
+      const outcome = await createDispatcher(process.cwd(), { ...process.env, [INIT_VAR]: '1' }).call('workspace.init', {});
       if (!outcome.ok) {
         exitCode = runCallFailure(outcome.error);
         return;

@@ -1,8 +1,9 @@
 import { join } from 'node:path/posix';
+import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
-import { isOwnerLive, ownerKeyOf } from './identity.js';
+import { ownerKeyOf } from './identity.js';
 import { toJson } from './json.js';
-import { conflictingLocks } from './locks.js';
+import { describeConflict, lockConflicts, sessionOwnerKeys } from './lock-check.js';
 import { LockNames, releaseIfHeld, tryNamedLock, waitForNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
@@ -109,23 +110,11 @@ async function ledgerChecks(ctx: CoreContext, item: QueueRow, targetTip: string,
       reason: 'review is required: queue the item with a merge_request_id and get an APPROVE verdict',
     };
   const changed = await gitStep('list changed files', ctx.git.changedFiles(targetTip, sourceTip));
-  const ownerSession = facts.source.owner_session_id;
-  const blocking = ctx.store.read((sql) => {
-    const now = ctx.now();
-    const threads = new Set(
-      sql.all<{ id: number }>('SELECT id FROM threads WHERE session_id = ?', [ownerSession ?? -1]).map((row) => `thread:${row.id}`),
-    );
-    const own = (key: string) => key === `session:${ownerSession}` || threads.has(key);
-    return changed.flatMap((path) =>
-      conflictingLocks(sql, { scope_type: 'file', scope_path: path }, undefined, now)
-        .filter((lock) => !own(lock.owner_key) && isOwnerLive(sql, lock.owner_key, now))
-        .map(
-          (lock) =>
-            `${path} (lock ${lock.id} ${lock.scope_type} ${lock.scope_path} held by ${lock.owner_key} until ${new Date(lock.lease_until).toISOString()})`,
-        ),
-    );
-  });
-  if (blocking.length > 0) return { state: 'waiting', reason: `locked by another owner: ${blocking.slice(0, 5).join('; ')}` };
+  // The lock rule of every path to a branch (lock-check.ts): commits made with --no-verify or
+  // another core.hooksPath are caught here, whether or not the holder is still seen.
+  const blocking = ctx.store.read((sql) => lockConflicts(sql, ctx, changed, sessionOwnerKeys(sql, facts.source!.owner_session_id)));
+  if (blocking.length > 0)
+    return { state: 'waiting', reason: `locked by another owner: ${blocking.slice(0, 5).map(describeConflict).join('; ')}` };
   return undefined;
 }
 
@@ -153,6 +142,8 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
 /** Checks, gates and publishes one claimed item; every path ends in a recorded state. */
 async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
   ctx.progress?.(`item ${item.id}: checking ${item.source_branch} → ${item.target_branch}`);
+  // A checkout a crashed publish left behind is finished first, also before "already contained".
+  await repairInterruptedPublishes(ctx);
   const targetTip = await gitStep(`resolve ${item.target_branch}`, ctx.git.resolveCommit(item.target_branch));
   const sourceTip = await gitStep(`resolve ${item.source_branch}`, ctx.git.resolveCommit(item.source_branch));
   if (await ctx.git.isAncestor(sourceTip, targetTip))
@@ -256,6 +247,7 @@ export async function processQueue(ctx: CoreContext, input: ProcessInput) {
   const processed: ReturnType<typeof queueWire>[] = [];
   const tried = new Set<number>();
   if (!taken.reentered) recoverStalled(ctx);
+  await repairInterruptedPublishes(ctx);
   try {
     while (processed.length < (input.max_items ?? Number.MAX_SAFE_INTEGER)) {
       const item = claimNext(ctx, tried);

@@ -56,6 +56,12 @@ export interface GitPort {
   updateBranch(branch: string, next: string, expected: string, reason: string): Promise<boolean>;
   /** Brings a clean checkout from `from` to `to`; false (and nothing changed) if local edits are in the way. */
   advanceCheckout(worktreePath: string, from: string, to: string): Promise<boolean>;
+  /** Brings a checkout left behind by an interrupted update from `from` to `to`; blocked (nothing changed) if others' edits are in the way. */
+  finishCheckout(
+    worktreePath: string,
+    from: string,
+    to: string,
+  ): Promise<{ state: 'matches' | 'advanced' | 'restored' } | { state: 'blocked'; why: string; paths: string[] }>;
   /** Stages and commits everything in a checkout (hooks off); returns the commit. */
   commitAll(worktreePath: string, message: string): Promise<string>;
 

@@ -6,7 +6,7 @@ import { type SessionRow, type WorktreeRow, sessionWire } from './rows.js';
 import type { ChildThreadRow as ThreadRow } from './thread-rows.js';
 import { deriveSlug } from './slug.js';
 import { repoViewerName } from './thread-viewer.js';
-import { createWorktree, discardWorktree } from './worktree-create.js';
+import { createWorktree, discardWorktree, gitStep, withWorktreeAdmin } from './worktree-create.js';
 import { type Page, type PageRequest, cursorId, pageLimit, toPage } from './paging.js';
 import { releaseOwnerLocks } from './locks.js';
 import { listResumeCandidates } from './resume.js';
@@ -99,6 +99,11 @@ export async function openSession(ctx: CoreContext, input: OpenSessionInput) {
     };
   }
   if (input.always_branch === false) {
+    // This session commits in the main checkout: the pre-commit lock check runs there too (its own hooks still run).
+    await gitStep(
+      'install the hooks in the main checkout',
+      withWorktreeAdmin(ctx, 'hooks:main', () => ctx.git.installHooks(ctx.workspace.repoPath)),
+    );
     const { session, rootThread } = ctx.store.write((sql) =>
       insertSession(sql, ctx, input, { status: 'active', intent, worktreeId: null, viewer: null }),
     );

@@ -1,6 +1,9 @@
+import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
+import { faultPoint } from './fault.js';
 import { ownerKeyOf } from './identity.js';
+import { committerKey, describeConflict, lockConflicts, sessionOwnerKeys } from './lock-check.js';
 import { LockNames, withNamedLock } from './named-locks.js';
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
@@ -47,6 +50,7 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
   const { child, parent } = loadPair(ctx, input);
   const holder = ownerKeyOf(ctx.actor) ?? `process:${process.pid}`;
   return withNamedLock(ctx, LockNames.parentWorktree(parent.id), holder, { ttlSeconds: 300, waitMs: 60_000 }, async () => {
+    await repairInterruptedPublishes(ctx);
     const dirty = await gitStep(`read the status of ${child.path}`, ctx.git.dirtyPaths(child.path));
     let committed: string | null = null;
     if (dirty.length > 0) {
@@ -61,16 +65,21 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
           },
         );
       }
+      // The commit the pre-commit hook would check, checked the same way (it runs without hooks).
+      refuseLocked(ctx, child, dirty, 'commit');
       committed = await gitStep(
         'commit the child changes',
         ctx.git.commitAll(child.path, input.message ?? `codestrator: work in ${child.branch}`),
       );
+      faultPoint('merge-to-parent.after-commit');
     }
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const parentTip = await gitStep(`resolve ${parent.branch}`, ctx.git.resolveCommit(parent.branch));
       const childTip = await gitStep(`resolve ${child.branch}`, ctx.git.resolveCommit(child.branch));
       if (await ctx.git.isAncestor(childTip, parentTip))
         return finish(ctx, child, parent, { merge_commit: parentTip, result: 'already_merged', committed });
+      // What reaches the parent branch passes the queue's rule too (commits made with --no-verify).
+      refuseLocked(ctx, child, await gitStep('list changed files', ctx.git.changedFiles(parentTip, childTip)), 'merge');
       const prediction = await gitStep('predict the merge', ctx.git.mergeTree(parentTip, childTip));
       if (!prediction.clean) {
         throw new CodestratorError(
@@ -110,6 +119,33 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
     }
     throw new CodestratorError('CONFLICT', `${parent.branch} kept moving during the merge; try again.`, { field: 'worktree_id' });
   });
+}
+
+/**
+ * Refuses (LOCKED, nothing changed) when a path is locked by another owner (lock-check.ts):
+ * for the commit, owners other than the committer, as the pre-commit hook checks; for the
+ * merge, owners outside the child's session, as the merge queue checks.
+ */
+function refuseLocked(ctx: CoreContext, child: WorktreeRow, paths: string[], step: 'commit' | 'merge'): void {
+  if (paths.length === 0) return;
+  const conflicts = ctx.store.read((sql) => {
+    const own =
+      step === 'commit'
+        ? new Set([committerKey(sql, ctx, child.path)].filter((key): key is string => key !== undefined))
+        : new Set([...sessionOwnerKeys(sql, child.owner_session_id), ...[ownerKeyOf(ctx.actor)].filter((key) => key !== undefined)]);
+    return lockConflicts(sql, ctx, paths, own);
+  });
+  if (conflicts.length === 0) return;
+  const what = step === 'commit' ? 'the uncommitted changes of' : 'the commits of';
+  throw new CodestratorError(
+    'LOCKED',
+    `${what} worktree ${child.id} touch locked paths: ${conflicts.slice(0, 5).map(describeConflict).join('; ')}; nothing was ${step === 'commit' ? 'committed' : 'merged'}.`,
+    {
+      field: 'worktree_id',
+      hint: 'Ask the holder through inbox.send or wait for the lease to end, then merge again.',
+      data: { conflicts },
+    },
+  );
 }
 
 function finish(

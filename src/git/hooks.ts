@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { CommandError, runGit } from './run-git.js';
 
 /**
@@ -49,21 +49,30 @@ export function shellQuote(word: string): string {
 }
 
 /**
- * The exit code by which the check refuses a commit (sysexits' EX_NOPERM). Any other failure
- * of the check (codestrator moved, not built, crashing) lets the commit through with a warning:
- * a broken coordinator must never stop people committing.
+ * The exit code by which the check refuses a commit (sysexits' EX_NOPERM). Any other failure of
+ * the check (codestrator moved, not built, crashing) refuses it too, unless
+ * CODESTRATOR_HOOK_OVERRIDE gives a reason, which the wrapper records: an unchecked commit could
+ * land a locked edit.
  */
 export const REFUSED_EXIT_CODE = 77;
 
-/** The lines that run codestrator's check before the user's pre-commit hook. */
-function checkLines(argv: readonly string[]): string[] {
+/** The lines that run codestrator's check before the user's pre-commit hook; overrides are appended to `overrideLog`. */
+function checkLines(argv: readonly string[], overrideLog: string): string[] {
   if (argv.length === 0) throw new Error('The hook command needs at least a program.');
   return [
     `${argv.map(shellQuote).join(' ')} </dev/null`,
     'cs_status=$?',
     `if [ "$cs_status" -eq ${REFUSED_EXIT_CODE} ]; then exit 1; fi`,
     'if [ "$cs_status" -ne 0 ]; then',
-    '  printf \'codestrator: warning: the lock check failed (exit %s); this commit is not checked against locks.\\n\' "$cs_status" >&2',
+    '  if [ -z "${CODESTRATOR_HOOK_OVERRIDE-}" ]; then',
+    '    printf \'codestrator: the lock check failed (exit %s), so this commit is refused: its paths are not checked against locks.\\n\' "$cs_status" >&2',
+    '    printf \'codestrator: fix codestrator, or commit with CODESTRATOR_HOOK_OVERRIDE="<why>" to go ahead; the override is recorded.\\n\' >&2',
+    '    exit 1',
+    '  fi',
+    `  printf '{"at":"%s","checkout":"%s","reason":"%s","failure":"hook exit %s"}\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$PWD" "$(printf '%s' "$CODESTRATOR_HOOK_OVERRIDE" | tr -d '"\\\\')" "$cs_status" >> ${shellQuote(overrideLog)} || exit 1`,
+    '  printf \'codestrator: warning: the lock check failed (exit %s); overridden, recorded in %s.\\n\' "$cs_status" ' +
+      shellQuote(overrideLog) +
+      ' >&2',
     'fi',
   ];
 }
@@ -75,13 +84,13 @@ function checkLines(argv: readonly string[]): string[] {
  * When that hook is this wrapper again (core.hooksPath naming this directory, a symlink), the
  * exec lands in the same process: the pid noted before the exec stops it there.
  */
-function wrapperScript(name: string, options: { commonDir: string; checkArgv?: readonly string[] }): string {
+function wrapperScript(name: string, options: { commonDir: string; checkArgv?: readonly string[]; overrideLog: string }): string {
   return [
     '#!/bin/sh',
     `# ${name}: written by codestrator for its worktrees (their per-worktree core.hooksPath) and`,
     '# rewritten whenever one is created. It chains to your own hook of the same name.',
     '[ "${CODESTRATOR_HOOK_PID-}" != "$$" ] || exit 0',
-    ...(options.checkArgv ? checkLines(options.checkArgv) : []),
+    ...(options.checkArgv ? checkLines(options.checkArgv, options.overrideLog) : []),
     `cs_dir=${shellQuote(join(options.commonDir, 'hooks'))}`,
     "cs_tab=$(printf '\\t')",
     'while IFS= read -r cs_line; do',
@@ -153,7 +162,11 @@ export async function installWorktreeHooks(
   const commonDir = (await runGit(mainRoot, ['rev-parse', '--path-format=absolute', '--git-common-dir'])).stdout.trim();
   mkdirSync(hooksDir, { recursive: true });
   for (const name of HOOK_NAMES) {
-    writeExecutable(join(hooksDir, name), wrapperScript(name, { commonDir, ...(name === 'pre-commit' ? { checkArgv: hookArgv } : {}) }));
+    const overrideLog = join(dirname(hooksDir), 'hook-overrides.log');
+    writeExecutable(
+      join(hooksDir, name),
+      wrapperScript(name, { commonDir, overrideLog, ...(name === 'pre-commit' ? { checkArgv: hookArgv } : {}) }),
+    );
   }
   await enableWorktreeConfig(mainRoot);
   await runGit(worktreePath, ['config', '--worktree', 'core.hooksPath', hooksDir]);

@@ -14,6 +14,7 @@ import {
   isAncestor,
   patchesApplied,
 } from './inspect.js';
+import { type CheckoutRepair, finishCheckout } from './checkout-repair.js';
 import { type MergePrediction, advanceCheckout, commitAll, commitTree, mergeTree, updateBranch } from './merge.js';
 
 /** Where a repository's main worktree and common git dir are, seen from any of its worktrees. */
@@ -107,6 +108,7 @@ export class GitRepository {
   updateBranch = (branch: string, next: string, expected: string, reason: string): Promise<boolean> =>
     updateBranch(this.mainRoot, branch, next, expected, reason);
   advanceCheckout = (worktreePath: string, from: string, to: string): Promise<boolean> => advanceCheckout(worktreePath, from, to);
+  finishCheckout = (worktreePath: string, from: string, to: string): Promise<CheckoutRepair> => finishCheckout(worktreePath, from, to);
   commitAll = (worktreePath: string, message: string): Promise<string> => commitAll(worktreePath, message);
   dirtyPaths = (worktreePath: string, options?: { untracked?: boolean }): Promise<string[]> => dirtyPaths(worktreePath, options);
   changedFiles = (base: string, head: string): Promise<string[]> => changedFiles(this.mainRoot, base, head);
