@@ -140,9 +140,9 @@ describe('workspace', () => {
       schema_version: migrations[migrations.length - 1]!.version,
     });
     const elsewhere = join(h.repo.path, '..', 'custom-state');
-    // Only `codestrator init` (CODESTRATOR_INIT) may create state in a new CODESTRATOR_STATE_DIR.
-    expect((await h.as({ CODESTRATOR_STATE_DIR: elsewhere }).fail('workspace.init')).message).toContain('holds no codestrator state');
-    const custom = await h.as({ CODESTRATOR_STATE_DIR: elsewhere, CODESTRATOR_INIT: '1' }).ok('workspace.init');
+    // Only an init (workspace.init, `codestrator init`) may create state in a new CODESTRATOR_STATE_DIR.
+    expect((await h.as({ CODESTRATOR_STATE_DIR: elsewhere }).fail('lock.list')).message).toContain('holds no codestrator state');
+    const custom = await h.as({ CODESTRATOR_STATE_DIR: elsewhere }).ok('workspace.init');
     expect(custom.db_path).toBe(join(elsewhere, 'state.db'));
   });
 

@@ -3,6 +3,7 @@ import { invalid } from '../core/errors.js';
 import { methods } from '../methods/index.js';
 import { createRegistry } from '../registry/define.js';
 import { Dispatcher, type Services } from '../registry/dispatch.js';
+import { INIT_VAR } from './workspace.js';
 
 function parseId(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
@@ -30,9 +31,13 @@ export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv, options: {
     registry,
     envIdentity: () => envIdentity(env),
     adoptSessions: options.adoptSessions ?? false,
-    services: () => {
+    services: (intent = {}) => {
+      // workspace.init may create state in a new CODESTRATOR_STATE_DIR, as `codestrator init` may.
+      const opened = intent.init ? { ...env, [INIT_VAR]: '1' } : env;
       // Adapters (SQLite, git, tmux, runners) load on the first call, so initialize is answered fast.
-      services ??= import('./open-services.js').then((module) => module.openServices(cwd, env, { agent: options.adoptSessions ?? false }));
+      services ??= import('./open-services.js').then((module) =>
+        module.openServices(cwd, opened, { agent: options.adoptSessions ?? false }),
+      );
       // A failed open (not a repository) must not stick: the next call tries again.
       services.catch(() => (services = undefined));
       return services;

@@ -29,7 +29,10 @@ export async function locateWorkspace(cwd: string, env: NodeJS.ProcessEnv): Prom
 export async function resolveWorkspace(cwd: string, env: NodeJS.ProcessEnv): Promise<Workspace> {
   const { workspace, location } = await locate(cwd, env);
   const unknown = env[INIT_VAR] === '1' ? undefined : unknownState(workspace, location);
-  if (unknown) throw new WorkspaceError(`${unknown}. Run \`codestrator init\` with it set to create state there, or unset it.`);
+  if (unknown)
+    throw new WorkspaceError(
+      `${unknown}. Run \`codestrator init\` (or the workspace.init method) with it set to create state there, or unset it.`,
+    );
   for (const dir of [workspace.worktreesDir, workspace.logsDir, workspace.mirrorDir]) mkdirSync(dir, { recursive: true });
   if (workspace.stateDir.startsWith(location.mainRoot + '/'))
     ensureExcluded(excludeFile(location), `/${workspace.stateDir.slice(location.mainRoot.length + 1)}/`);

@@ -19,7 +19,8 @@ export type Services = Omit<CoreContext, 'actor' | 'now' | 'config'> & {
 
 export interface DispatcherOptions {
   registry: Registry;
-  services: () => Promise<Services>;
+  /** `init`: the call is workspace.init, which may create state where there is none yet. */
+  services: (intent?: { init?: boolean }) => Promise<Services>;
   /** CODESTRATOR_SESSION_ID / CODESTRATOR_THREAD_ID, parsed; throws (per call) when they are malformed. */
   envIdentity: () => Actor;
   /**
@@ -77,7 +78,7 @@ export class Dispatcher {
   private async run(method: string, rawParams: unknown, options: CallOptions): Promise<Record<string, unknown>> {
     const def = this.lookup(method);
     const params = parseParams(def, rawParams ?? {});
-    const services = await this.options.services();
+    const services = await this.options.services({ init: def.name === 'workspace.init' });
     const mode = def.identity ?? 'params';
     let actor: Actor = mode === 'none' ? {} : this.defaultActor();
     const named = mode === 'params' ? ownerSessionOf(params as { owner_session?: number | string }) : undefined;
