@@ -267,13 +267,14 @@ function asObject(result: unknown): Record<string, unknown> {
   return { value: result ?? null };
 }
 
+/**
+ * Adapter failures (git, tmux, a busy or too-new database) are CodestratorErrors of their own
+ * classes, so they keep their code. app/ is outside the registry's reach, so its WorkspaceError
+ * (no repository here) is recognised by its name.
+ */
 function mapError(err: unknown): CodestratorError {
   if (err instanceof CodestratorError) return err;
-  const name = (err as { name?: string } | null)?.name;
-  const message = err instanceof Error ? err.message : String(err);
-  if (name === 'BusyError') return new CodestratorError('BUSY', message, { hint: 'Retry the call.' });
-  if (name === 'CommandError' || name === 'TmuxError') return new CodestratorError('EXTERNAL', message);
-  if (name === 'SchemaTooNewError') return new CodestratorError('PRECONDITION_FAILED', message);
-  if (name === 'WorkspaceError') return new CodestratorError('PRECONDITION_FAILED', message);
+  if (err instanceof Error && err.name === 'WorkspaceError')
+    return new CodestratorError('PRECONDITION_FAILED', err.message, { cause: err });
   return toCodestratorError(err);
 }
