@@ -9,6 +9,7 @@ import { touchThread } from '../core/thread-status.js';
 import { touchSession } from '../core/sessions.js';
 import { claimSession } from '../core/session-match.js';
 import type { MethodDef, Registry } from './define.js';
+import { checkParamLimits } from './limits.js';
 import { closestNames } from './suggest.js';
 
 /** The adapters a call runs against, opened lazily on the first call (so MCP initialize stays fast). */
@@ -76,6 +77,7 @@ export class Dispatcher {
 
   private async run(method: string, rawParams: unknown, options: CallOptions): Promise<Record<string, unknown>> {
     const def = this.lookup(method);
+    checkParamLimits(def.name, rawParams);
     const params = parseParams(def, rawParams ?? {});
     const services = await this.options.services();
     const mode = def.identity ?? 'params';
