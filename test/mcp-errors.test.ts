@@ -135,12 +135,20 @@ describe('bad input gives structured errors and writes nothing', () => {
     expect(snapshot()).toEqual(before);
   });
 
-  it('an unknown tool name is refused with the list of tools', async () => {
-    const error = await rawFailure('orch_tasks', { method: 'task.create', params: { level: 'epic', title: 'no such tool' } });
-    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
-    expect(error.message).toContain('orch_tasks');
-    expect(error.hint).toContain('orch_task');
-    expect(error.hint).toContain('orchestrator.call');
+  it('an unknown tool name is refused with the list of tools, as the JSON-RPC invalid-params error the MCP spec lists', async () => {
+    const refused = await mcp.client
+      .callTool({ name: 'orch_tasks', arguments: { method: 'task.create', params: { level: 'epic', title: 'no such tool' } } })
+      .then(
+        (result) => ({ result }),
+        (err: { code?: number; message?: string; data?: WireError }) => ({ err }),
+      );
+    expect('err' in refused, JSON.stringify(refused)).toBe(true);
+    const { err } = refused as { err: { code?: number; message?: string; data?: WireError } };
+    expect(err.code).toBe(-32602);
+    expect(err.message).toContain('orch_tasks');
+    expect(err.data).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
+    expect(err.data!.hint).toContain('orch_task');
+    expect(err.data!.hint).toContain('orchestrator.call');
     const extra = await rawFailure('orch_task', { method: 'task.create', params: { level: 'epic', title: 'x' }, level: 'epic' });
     expect(extra).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'level' });
     const noMethod = await rawFailure('orch_task', { params: { level: 'epic', title: 'x' } });

@@ -1,3 +1,4 @@
+import { printableJson } from '../core/control-chars.js';
 import type { Dispatcher } from '../registry/dispatch.js';
 import { inSeconds, table } from './table.js';
 
@@ -21,7 +22,7 @@ export async function renderStatus(dispatcher: Dispatcher, json: boolean): Promi
   }
   const [sessions, cases, locks] = calls.map((call) => (call.ok ? (call.result.items as Item[]) : []));
   if (json) {
-    process.stdout.write(`${JSON.stringify({ sessions, cases_in_progress: cases, locks }, null, 2)}\n`);
+    process.stdout.write(`${printableJson({ sessions, cases_in_progress: cases, locks }, 2)}\n`);
     return 0;
   }
   const now = Date.now();

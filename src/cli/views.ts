@@ -1,3 +1,4 @@
+import { printableJson } from '../core/control-chars.js';
 import type { Dispatcher } from '../registry/dispatch.js';
 import { CallFailed, readAll as all, readResult } from '../registry/read.js';
 import { cellText as text, inSeconds, table } from './table.js';
@@ -105,7 +106,7 @@ export async function renderView(dispatcher: Dispatcher, view: View, json: boole
     return 1;
   }
   if (json) {
-    process.stdout.write(`${JSON.stringify({ items: rows, count: rows.length }, null, 2)}\n`);
+    process.stdout.write(`${printableJson({ items: rows, count: rows.length }, 2)}\n`);
     return 0;
   }
   const now = Date.now();

@@ -1,5 +1,6 @@
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import type { CoreContext } from './context.js';
+import { displayLine } from './control-chars.js';
 import { CodestratorError, invalid } from './errors.js';
 import { parseJson } from './json.js';
 import type { Sql } from './ports.js';
@@ -16,8 +17,11 @@ interface Meta {
 
 const readMeta = (sql: Sql) => sql.get<Meta>('SELECT ledger_version, mirror_version, mirror_path FROM meta WHERE id = 1')!;
 
-/** Keeps user text on one line and from breaking Markdown tables. */
-const cell = (text: string | null | undefined) => (text ?? '').replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
+/** Keeps user text on one line, from breaking Markdown tables, and its control characters escaped. */
+const cell = (text: string | null | undefined) =>
+  displayLine(text ?? '')
+    .replace(/\|/g, '\\|')
+    .trim();
 
 const BOX: Record<string, string> = { done: '[x]', in_progress: '[~]', blocked: '[!]', cancelled: '[-]', todo: '[ ]' };
 
@@ -105,7 +109,7 @@ export function renderMirror(sql: Sql, ledgerVersion: number): string {
     worktrees.map((w) => [
       String(w.id),
       w.kind,
-      `\`${w.branch}\``,
+      `\`${cell(w.branch)}\``,
       `\`${cell(w.path)}\``,
       w.owner_session_id ? `session:${w.owner_session_id}` : '-',
       w.status,
@@ -161,6 +165,36 @@ function mirrorTarget(ctx: CoreContext, target: string | undefined): string {
 }
 
 /**
+ * No mirror write follows a symlink: from the repository (or the state directory, when it lives
+ * elsewhere) down to the file, each existing entry must be where its path says. A mirror directory
+ * replaced by a link to /tmp or $HOME would otherwise be written through.
+ */
+function assertNoSymlink(ctx: CoreContext, path: string): void {
+  const { repoPath, stateDir } = ctx.workspace;
+  const inside = (dir: string, child: string) => child.startsWith(dir + sep);
+  const base = inside(repoPath, stateDir) ? repoPath : stateDir;
+  const realBase = ctx.files.realPath(base) ?? base;
+  let current = base;
+  for (const part of relative(base, path).split(sep)) {
+    const parent = current;
+    current = join(current, part);
+    const real = ctx.files.realPath(current);
+    if (real === null) {
+      // Absent, or a link to nothing: a dangling link still shows in its directory.
+      if (ctx.files.listDir(parent).includes(part)) throw throughLink(current, 'a broken link');
+      return;
+    }
+    if (real !== join(realBase, relative(base, current))) throw throughLink(current, real);
+  }
+}
+
+const throughLink = (path: string, target: string) =>
+  new CodestratorError('PRECONDITION_FAILED', `${path} is a symbolic link (to ${target}); the mirror is never written through a link.`, {
+    field: 'target_path',
+    hint: `Remove the link (rm ${path}); mirror.refresh creates a plain directory and file in its place.`,
+  });
+
+/**
  * mirror.refresh: renders the ledger from one snapshot and writes it atomically, recording the
  * ledger version it was rendered from (so a concurrent write keeps the mirror outdated).
  */
@@ -171,6 +205,7 @@ export function refreshMirror(ctx: CoreContext, input: { requester_role: string;
     });
   }
   const path = mirrorTarget(ctx, input.target_path);
+  assertNoSymlink(ctx, path);
   const rendered = ctx.store.read((sql) => {
     const meta = readMeta(sql);
     return { meta, markdown: renderMirror(sql, meta.ledger_version) };

@@ -117,8 +117,11 @@ assert.equal(discountPercent('NOPE'), 0);
 
 type Step = Record<string, unknown>;
 
-/** File contents are data, not placeholders: `${` is written `$${` in a script. */
-const literal = (text: string) => text.replaceAll('${', '$${');
+/**
+ * File contents are data, not placeholders: `${` is written `$${` in a script. A function
+ * replacement, since in a replacement string `$$` stands for one `$` (so '$${' inserted `${`).
+ */
+const literal = (text: string) => text.replaceAll('${', () => '$${');
 
 const writes = (agent: AgentPlan): Step[] =>
   Object.entries(agent.files).map(([path, content]) => ({ write: { path, content: literal(content) } }));

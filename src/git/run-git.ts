@@ -1,14 +1,15 @@
 import { execFile } from 'node:child_process';
+import { CodestratorError } from '../core/errors.js';
 
-/** A git invocation that exited non-zero (or could not start); classify by exitCode/stderr only. */
-export class CommandError extends Error {
+/** A git invocation that exited non-zero (or could not start): EXTERNAL; classify by exitCode/stderr only. */
+export class CommandError extends CodestratorError {
   constructor(
     readonly command: string,
     readonly args: readonly string[],
     readonly exitCode: number | null,
     readonly stderr: string,
   ) {
-    super(`${command} ${args.join(' ')} failed (exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no output'}`);
+    super('EXTERNAL', `${command} ${args.join(' ')} failed (exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no output'}`);
     this.name = 'CommandError';
   }
 }

@@ -52,9 +52,6 @@ function readArguments(tool: string, args: unknown): { method: string; params: u
 export async function callTool(dispatcher: Dispatcher, tool: string, args: unknown): Promise<CallOutcome> {
   try {
     const isGroup = (GROUPS as readonly string[]).includes(tool);
-    if (!isGroup && tool !== LEGACY_TOOL) {
-      throw invalid(`Unknown tool ${JSON.stringify(tool)}.`, 'name', `Tools: ${[...GROUPS, LEGACY_TOOL].join(', ')}.`);
-    }
     const { method, params } = readArguments(tool, args);
     const def = dispatcher.registry.methods.get(method);
     if (isGroup && def && def.group !== (tool as Group)) {
@@ -66,6 +63,17 @@ export async function callTool(dispatcher: Dispatcher, tool: string, args: unkno
     if (typeof error.toWire === 'function') return { ok: false, error: error.toWire() as never };
     throw err;
   }
+}
+
+/** An unknown tool is a protocol error (the MCP spec's -32602 Invalid params), not a tool result. */
+function assertKnownTool(tool: string): void {
+  if ((GROUPS as readonly string[]).includes(tool) || tool === LEGACY_TOOL) return;
+  const tools = [...GROUPS, LEGACY_TOOL];
+  throw new McpError(ErrorCode.InvalidParams, `Unknown tool ${JSON.stringify(tool.slice(0, 100))}. Tools: ${tools.join(', ')}.`, {
+    code: 'INVALID_ARGUMENT',
+    field: 'name',
+    hint: `Tools: ${tools.join(', ')}.`,
+  });
 }
 
 type Item = Record<string, unknown>;
@@ -147,9 +155,10 @@ export function createMcpServer(options: {
   const backend = backendOver(dispatcher, options.locate);
   let tools = options.tools;
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: (tools ??= buildTools((await dispatcher()).registry)) }));
-  server.setRequestHandler(CallToolRequestSchema, async (request) =>
-    toToolResult(await callTool(await dispatcher(), request.params.name, request.params.arguments)),
-  );
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    assertKnownTool(request.params.name);
+    return toToolResult(await callTool(await dispatcher(), request.params.name, request.params.arguments));
+  });
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: await listPrompts(backend) }));
   server.setRequestHandler(GetPromptRequestSchema, (request) => getPrompt(backend, request.params.name, request.params.arguments ?? {}));
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({ resources: await listResources(backend) }));

@@ -1,6 +1,6 @@
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Dispatcher } from '../registry/dispatch.js';
 import { packageVersion } from '../registry/bundle-info.js';
+import { LineTransport } from './line-transport.js';
 import { createMcpServer } from './server.js';
 import { readToolManifest } from './tools.js';
 
@@ -14,7 +14,8 @@ export async function serveStdio(cwd: string, env: NodeJS.ProcessEnv): Promise<v
   // Codex sends its first model request while its MCP servers start, so initialize and tools/list
   // are answered first; the method table loads right after, before the first call needs it.
   server.oninitialized = () => void dispatcher().catch(() => (loading = undefined));
-  const transport = new StdioServerTransport();
+  // Not the SDK's stdio transport: an oversized line closed it, so the server exited without a word.
+  const transport = new LineTransport();
   await server.connect(transport);
   await new Promise<void>((resolve) => {
     transport.onclose = () => resolve();

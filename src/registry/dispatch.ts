@@ -9,6 +9,7 @@ import { touchThread } from '../core/thread-status.js';
 import { touchSession } from '../core/sessions.js';
 import { claimSession } from '../core/session-match.js';
 import type { MethodDef, Registry } from './define.js';
+import { checkParamLimits } from './limits.js';
 import { closestNames } from './suggest.js';
 
 /** The adapters a call runs against, opened lazily on the first call (so MCP initialize stays fast). */
@@ -77,6 +78,7 @@ export class Dispatcher {
 
   private async run(method: string, rawParams: unknown, options: CallOptions): Promise<Record<string, unknown>> {
     const def = this.lookup(method);
+    checkParamLimits(def.name, rawParams);
     const params = parseParams(def, rawParams ?? {});
     const services = await this.options.services({ init: def.name === 'workspace.init' });
     const mode = def.identity ?? 'params';
@@ -268,13 +270,14 @@ function asObject(result: unknown): Record<string, unknown> {
   return { value: result ?? null };
 }
 
+/**
+ * Adapter failures (git, tmux, a busy or too-new database) are CodestratorErrors of their own
+ * classes, so they keep their code. app/ is outside the registry's reach, so its WorkspaceError
+ * (no repository here) is recognised by its name.
+ */
 function mapError(err: unknown): CodestratorError {
   if (err instanceof CodestratorError) return err;
-  const name = (err as { name?: string } | null)?.name;
-  const message = err instanceof Error ? err.message : String(err);
-  if (name === 'BusyError') return new CodestratorError('BUSY', message, { hint: 'Retry the call.' });
-  if (name === 'CommandError' || name === 'TmuxError') return new CodestratorError('EXTERNAL', message);
-  if (name === 'SchemaTooNewError') return new CodestratorError('PRECONDITION_FAILED', message);
-  if (name === 'WorkspaceError') return new CodestratorError('PRECONDITION_FAILED', message);
+  if (err instanceof Error && err.name === 'WorkspaceError')
+    return new CodestratorError('PRECONDITION_FAILED', err.message, { cause: err });
   return toCodestratorError(err);
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { Database as Db, Statement, Transaction } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { CodestratorError } from '../core/errors.js';
 import { type Migration, migrations as allMigrations } from './migrations/index.js';
 import { retryBusy } from './retry.js';
 
@@ -42,8 +43,13 @@ function rowFactory(columns: readonly string[]): (values: unknown[]) => Record<s
   return new Function('v', `return { ${fields} };`) as (values: unknown[]) => Record<string, unknown>;
 }
 
-/** Raised when the database was written by a newer codestrator than this one. */
-export class SchemaTooNewError extends Error {}
+/** Raised when the database was written by a newer codestrator than this one: PRECONDITION_FAILED. */
+export class SchemaTooNewError extends CodestratorError {
+  constructor(message: string) {
+    super('PRECONDITION_FAILED', message, { hint: 'Run the codestrator that wrote this database, or a newer one.' });
+    this.name = 'SchemaTooNewError';
+  }
+}
 
 /**
  * The SQLite store shared by every codestrator process of a repository: WAL, busy_timeout,

@@ -1,13 +1,19 @@
+import { CodestratorError } from '../core/errors.js';
+
 /** SQLITE_BUSY and its extended codes: another process holds the lock longer than busy_timeout. */
 export function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED');
 }
 
-/** Raised when the database stayed busy for the whole retry budget. */
-export class BusyError extends Error {
+/** Raised when the database stayed busy for the whole retry budget: BUSY, which callers retry. */
+export class BusyError extends CodestratorError {
   constructor(cause: unknown) {
-    super('The state database stayed locked by other processes for too long; try again.', { cause });
+    super('BUSY', 'The state database stayed locked by other processes for too long; try again.', {
+      cause,
+      hint: 'Retry the call in a moment.',
+    });
+    this.name = 'BusyError';
   }
 }
 

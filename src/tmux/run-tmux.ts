@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
+import { CodestratorError } from '../core/errors.js';
 
-/** A tmux invocation that failed; classified by exit code and stderr only (send-keys carries prompts). */
-export class TmuxError extends Error {
+/** A tmux invocation that failed: EXTERNAL; classified by exit code and stderr only (send-keys carries prompts). */
+export class TmuxError extends CodestratorError {
   constructor(
     readonly args: readonly string[],
     readonly exitCode: number | null,
     readonly stderr: string,
   ) {
-    super(`tmux ${args[0] ?? ''} failed (exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no output'}`);
+    super('EXTERNAL', `tmux ${args[0] ?? ''} failed (exit ${exitCode ?? 'none'}): ${stderr.trim() || 'no output'}`);
     this.name = 'TmuxError';
   }
 }
