@@ -15,9 +15,14 @@ import { resolveWorkspace } from './workspace.js';
 
 /**
  * The one place where adapters are built and handed to the registry. `agent`: the services of an
- * agent's own MCP server, which know where that agent runs (its origin).
+ * agent's own MCP server, which know where that agent runs (its origin). `recoverOnStart` (default
+ * true): repair what dead processes left before the first call.
  */
-export async function openServices(cwd: string, env: NodeJS.ProcessEnv, options: { agent?: boolean } = {}): Promise<Services> {
+export async function openServices(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  options: { agent?: boolean; recoverOnStart?: boolean } = {},
+): Promise<Services> {
   const workspace = await resolveWorkspace(cwd, env);
   const services: Services = {
     workspace,
@@ -39,7 +44,8 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv, options:
     processes: nodeProcesses(env),
     ...(options.agent ? { origin: callerOrigin(cwd, env) } : {}),
   };
-  await recoverOnStart(services);
+  // `codestrator doctor` opts out, so its dry run shows what is left instead of repairing it first.
+  if (options.recoverOnStart ?? true) await recoverOnStart(services);
   return services;
 }
 

@@ -114,7 +114,8 @@ export function buildProgram(): CliProgram {
     .option('--apply', 'repair what the list shows')
     .option('--json', 'print JSON')
     .action(async (options: { apply?: boolean; json?: boolean }) => {
-      exitCode = await renderDoctor(dispatcher(), { apply: options.apply === true, json: options.json === true });
+      const own = createDispatcher(process.cwd(), process.env, { recoverOnStart: false });
+      exitCode = await renderDoctor(own, { apply: options.apply === true, json: options.json === true });
     });
 
   registerServe(program, (code) => (exitCode = code));

@@ -159,7 +159,10 @@ export function cancelQueueItem(ctx: CoreContext, input: { request_id: number; r
 export const mergeLockHolder = (ctx: CoreContext): string => ownerKeyOf(ctx.actor) ?? `process:${process.pid}`;
 
 export function acquireMainLock(ctx: CoreContext, input: { ttl_seconds?: number }) {
-  return tryNamedLock(ctx, LockNames.mainMerge, mergeLockHolder(ctx), input.ttl_seconds ?? ctx.config.merge_lock_ttl_seconds);
+  // Held across calls (§6: acquire, review, release), so not bound to this process.
+  return tryNamedLock(ctx, LockNames.mainMerge, mergeLockHolder(ctx), input.ttl_seconds ?? ctx.config.merge_lock_ttl_seconds, {
+    outlivesCall: true,
+  });
 }
 
 export function releaseMainLock(ctx: CoreContext, input: { force?: boolean; reason?: string }) {

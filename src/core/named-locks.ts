@@ -90,7 +90,7 @@ export function namedLockState(ctx: CoreContext, name: string): NamedLockState {
  * knows not to release what it did not take); a dead process of the same holder is not re-entered
  * but taken over, so its interrupted work is recovered (`taken_over`).
  */
-export function tryNamedLock(ctx: CoreContext, name: string, holder: string, ttlSeconds: number) {
+export function tryNamedLock(ctx: CoreContext, name: string, holder: string, ttlSeconds: number, options: { outlivesCall?: boolean } = {}) {
   return ctx.store.write(
     (sql) => {
       const now = ctx.now();
@@ -108,13 +108,14 @@ export function tryNamedLock(ctx: CoreContext, name: string, holder: string, ttl
         );
       }
       const reentered = row !== undefined && row.lease_until > now && row.holder_key === holder;
-      // A re-entry keeps the process that took the lock (it is alive: a dead one was taken over above).
+      // A lock held for a call's work is bound to this process; one handed to a session for later calls
+      // (merge.main.acquire_lock) outlives it, so its lease alone decides. A re-entry changes neither.
       sql.run(
         `INSERT INTO named_locks (name, holder_key, holder_process, lease_until, acquired_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name) DO UPDATE SET holder_key = excluded.holder_key, lease_until = excluded.lease_until,
-           holder_process = CASE WHEN ? THEN coalesce(named_locks.holder_process, excluded.holder_process) ELSE excluded.holder_process END,
+           holder_process = CASE WHEN ? THEN named_locks.holder_process ELSE excluded.holder_process END,
            acquired_at = CASE WHEN ? THEN named_locks.acquired_at ELSE excluded.acquired_at END`,
-        [name, holder, selfProcess(ctx), now + ttlSeconds * 1000, now, reentered ? 1 : 0, reentered ? 1 : 0],
+        [name, holder, options.outlivesCall ? null : selfProcess(ctx), now + ttlSeconds * 1000, now, reentered ? 1 : 0, reentered ? 1 : 0],
       );
       return { lock: view(name, sql.get<Row>('SELECT * FROM named_locks WHERE name = ?', [name]), now), reentered, taken_over: takenOver };
     },

@@ -167,6 +167,14 @@ export async function recoverQueue(ctx: CoreContext, options: { newlyLocked: boo
   return [...(await queueItems(ctx, true, options.newlyLocked)), ...(await strayGateWorktrees(ctx, true))];
 }
 
+/** Queue items and gate runs left by dead processors (what worktree.gc shows beside the worktrees it removes). */
+export async function recoverGates(ctx: CoreContext, options: { apply: boolean }): Promise<RecoveryFinding[]> {
+  const findings = await queueItems(ctx, options.apply, false);
+  // A stray gate worktree is only sure to be stray when no processor is running the queue.
+  if (!namedLockState(ctx, LockNames.mainMerge).held) findings.push(...(await strayGateWorktrees(ctx, options.apply)));
+  return findings;
+}
+
 /**
  * Finds interrupted work and, with `apply`, repairs it: what a process's first call and
  * `codestrator doctor --apply` run. Without apply nothing changes (doctor's dry run).
@@ -175,9 +183,7 @@ export async function recoverInterrupted(ctx: CoreContext, options: { apply: boo
   const findings = [
     ...deadLocks(ctx, options.apply),
     ...(await creatingWorktrees(ctx, options.apply)),
-    ...(await queueItems(ctx, options.apply, false)),
+    ...(await recoverGates(ctx, options)),
   ];
-  // A stray gate worktree is only sure to be stray when no processor is running the queue.
-  if (!namedLockState(ctx, LockNames.mainMerge).held) findings.push(...(await strayGateWorktrees(ctx, options.apply)));
   return { findings, applied: options.apply };
 }
