@@ -148,8 +148,12 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
   ctx.progress?.(`item ${item.id}: gate ${Array.isArray(gate.command) ? gate.command.join(' ') : gate.command}`);
   // The gate runs in its own process group; its process is recorded so recovery can stop an orphaned gate.
   const onStart = (pid: number) => {
-    const key = ctx.processes?.keyOf(pid) ?? null;
-    ctx.store.write((sql) => sql.run('UPDATE merge_queue SET gate_process = ? WHERE id = ?', [key, item.id]), { ledger: false });
+    try {
+      const key = ctx.processes?.keyOf(pid) ?? null;
+      ctx.store.write((sql) => sql.run('UPDATE merge_queue SET gate_process = ? WHERE id = ?', [key, item.id]), { ledger: false });
+    } catch {
+      // Not recorded: the gate still runs and is waited for; only its recovery after a crash is lost.
+    }
     checkpoint(ctx, 'merge.gate.running');
   };
   try {
