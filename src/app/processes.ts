@@ -55,15 +55,13 @@ export function nodeProcesses(env: NodeJS.ProcessEnv): ProcessPort {
       return now !== null && (start === '?' || now === key);
     },
     stopGroup(pid) {
-      const signal = (name: NodeJS.Signals) => {
-        try {
-          process.kill(-pid, name);
-        } catch {
-          // Already gone.
-        }
-      };
-      signal('SIGTERM');
-      setTimeout(() => signal('SIGKILL'), 2000).unref();
+      // An orphaned gate's verdict is no longer wanted (its item is checked again), and this process
+      // may exit before a grace period ends: SIGKILL at once.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
     },
     checkpoint(point) {
       if (env.CODESTRATOR_FAULT === point) process.kill(process.pid, 'SIGKILL');

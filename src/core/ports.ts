@@ -244,7 +244,7 @@ export interface ProcessPort {
   keyOf(pid: number): string | null;
   /** Whether the process named by the key runs: false when it is gone (or its pid was reused); null when it is on another machine. */
   isRunning(key: string): boolean | null;
-  /** Signals a process group (SIGTERM, then SIGKILL); a gone group is no error. */
+  /** Kills a process group (SIGKILL); a gone group is no error. */
   stopGroup(pid: number): void;
   /** Fault injection for tests: kills this process at once (SIGKILL) when CODESTRATOR_FAULT names the point. */
   checkpoint(point: string): void;

@@ -13,22 +13,35 @@ export function callKilledAt(cwd: string, point: string, method: string, params:
   return result;
 }
 
-/** The next call, from a fresh process: it must succeed within 5 s. */
-export function nextCallWithin5s<T = Record<string, any>>(cwd: string, method: string, params: unknown = {}): T {
+/**
+ * The next call, from a fresh process: it must succeed within 5 s (not wait for a dead holder's
+ * lease). Starting node itself is not the call's time: on a loaded machine (the full suite on two
+ * cores) that alone can take seconds, so the time of a bare `codestrator --version` is taken off.
+ */
+export function nextCallWithin5s<T = Record<string, any>>(
+  cwd: string,
+  method: string,
+  params: unknown = {},
+  env: Record<string, string> = {},
+): T {
+  const bare = Date.now();
+  cli(cwd, ['--version']);
+  const startup = Date.now() - bare;
   const started = Date.now();
-  const result = cli(cwd, ['call', method, JSON.stringify(params)]);
+  const result = cli(cwd, ['call', method, JSON.stringify(params)], env);
   const elapsed = Date.now() - started;
   expect(result.code, `${method} after the fault failed: ${result.stderr}`).toBe(0);
-  expect(elapsed).toBeLessThan(5000);
+  expect(elapsed - startup, `${method} took ${elapsed} ms, starting node ${startup} ms`).toBeLessThan(5000);
   return result.json as T;
 }
 
-/** Whether the process named by a lease's key (`<machine>/<pid>/<start>`) runs on this machine. */
-function running(key: string): boolean {
+/** Whether the process named by a lease's key (`<machine>/<pid>/<start>`) runs on this machine (a zombie does not). */
+export function running(key: string): boolean {
   const [, pid, start] = key.split('/');
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19] === start;
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = fields.slice(fields.lastIndexOf(')') + 2).split(' ');
+    return stat[19] === start && stat[0] !== 'Z';
   } catch {
     return false;
   }
