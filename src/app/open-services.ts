@@ -8,16 +8,23 @@ import { TmuxClient } from '../tmux/client.js';
 import { loadConfig } from './config.js';
 import { nodeFiles } from './files.js';
 import { callerOrigin } from './origin.js';
+import { nodeProcesses } from './processes.js';
+import { recoverInterrupted } from '../core/recovery.js';
 import { runnerAdapter } from './runners.js';
 import { resolveWorkspace } from './workspace.js';
 
 /**
  * The one place where adapters are built and handed to the registry. `agent`: the services of an
- * agent's own MCP server, which know where that agent runs (its origin).
+ * agent's own MCP server, which know where that agent runs (its origin). `recoverOnStart` (default
+ * true): repair what dead processes left before the first call.
  */
-export async function openServices(cwd: string, env: NodeJS.ProcessEnv, options: { agent?: boolean } = {}): Promise<Services> {
+export async function openServices(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  options: { agent?: boolean; recoverOnStart?: boolean } = {},
+): Promise<Services> {
   const workspace = await resolveWorkspace(cwd, env);
-  return {
+  const services: Services = {
     workspace,
     store: new SqliteStore(workspace.dbPath),
     git: new GitRepository(workspace.repoPath, {
@@ -34,6 +41,22 @@ export async function openServices(cwd: string, env: NodeJS.ProcessEnv, options:
       baseEnv: env,
     },
     config: () => loadConfig(workspace.stateDir),
+    processes: nodeProcesses(env),
     ...(options.agent ? { origin: callerOrigin(cwd, env) } : {}),
   };
+  // `codestrator doctor` opts out, so its dry run shows what is left instead of repairing it first.
+  if (options.recoverOnStart ?? true) await recoverOnStart(services);
+  return services;
+}
+
+/**
+ * The first call of a process that opens the store finishes or rolls back what dead processes left
+ * (recovery.ts). Best effort: a failure here must not make the call fail.
+ */
+async function recoverOnStart(services: Services): Promise<void> {
+  try {
+    await recoverInterrupted({ ...services, config: services.config(), actor: {}, now: Date.now }, { apply: true });
+  } catch {
+    // `codestrator doctor` shows what is left.
+  }
 }

@@ -25,7 +25,11 @@ export function envIdentity(env: NodeJS.ProcessEnv): Actor {
 export const registry = createRegistry(methods);
 
 /** A dispatcher for this process: services are opened on the first call and then kept. */
-export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv, options: { adoptSessions?: boolean } = {}): Dispatcher {
+export function createDispatcher(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  options: { adoptSessions?: boolean; recoverOnStart?: boolean } = {},
+): Dispatcher {
   let services: Promise<Services> | undefined;
   return new Dispatcher({
     registry,
@@ -36,7 +40,10 @@ export function createDispatcher(cwd: string, env: NodeJS.ProcessEnv, options: {
       const opened = intent.init ? { ...env, [INIT_VAR]: '1' } : env;
       // Adapters (SQLite, git, tmux, runners) load on the first call, so initialize is answered fast.
       services ??= import('./open-services.js').then((module) =>
-        module.openServices(cwd, opened, { agent: options.adoptSessions ?? false }),
+        module.openServices(cwd, opened, {
+          agent: options.adoptSessions ?? false,
+          recoverOnStart: options.recoverOnStart ?? true,
+        }),
       );
       // A failed open (not a repository) must not stick: the next call tries again.
       services.catch(() => (services = undefined));

@@ -4,6 +4,7 @@ import { INIT_VAR } from '../app/workspace.js';
 import { packageVersion } from '../registry/bundle-info.js';
 import { readCallParams, runCall } from './call.js';
 import { registerDemo } from './demo.js';
+import { renderDoctor } from './doctor.js';
 import { renderGc } from './gc.js';
 import { runHook } from './hook.js';
 import { registerInstall } from './install.js';
@@ -107,6 +108,16 @@ export function buildProgram(): CliProgram {
     .option('--json', 'print JSON')
     .action(async (options: { apply?: boolean; json?: boolean }) => {
       exitCode = await renderGc(dispatcher(), { apply: options.apply === true, json: options.json === true });
+    });
+
+  program
+    .command('doctor')
+    .description('Show (dry run) or repair work a dead process left: stale locks, half-created worktrees, queue items, gate runs')
+    .option('--apply', 'repair what the list shows')
+    .option('--json', 'print JSON')
+    .action(async (options: { apply?: boolean; json?: boolean }) => {
+      const own = createDispatcher(process.cwd(), process.env, { recoverOnStart: false });
+      exitCode = await renderDoctor(own, { apply: options.apply === true, json: options.json === true });
     });
 
   registerServe(program, (code) => (exitCode = code));

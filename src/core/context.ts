@@ -6,7 +6,7 @@ export interface RuntimeOptions {
   serverCommand: readonly string[];
   baseEnv: Readonly<Record<string, string | undefined>>;
 }
-import type { FilesPort, GatePort, GitPort, RunnerPort, Store, TmuxPort, Workspace } from './ports.js';
+import type { FilesPort, GatePort, GitPort, ProcessPort, RunnerPort, Store, TmuxPort, Workspace } from './ports.js';
 
 /** Who is calling: a session, or a thread acting inside a session. */
 export interface Actor {
@@ -37,6 +37,8 @@ export interface CoreContext {
   gate: GatePort;
   tmux: TmuxPort;
   runners: RunnerPort;
+  /** Which processes run (lease holders, gates); absent in bare contexts, where leases alone decide. */
+  processes?: ProcessPort;
   /** Where the package's templates are, how to start codestrator's MCP server, the user's environment. */
   runtime: RuntimeOptions;
   workspace: Workspace;

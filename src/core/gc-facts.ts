@@ -53,7 +53,10 @@ interface CandidateRow {
   status: 'planned' | 'creating' | 'active' | 'merged';
   owner_session_id: number | null;
   owner_thread_id: number | null;
+  creator_process: string | null;
 }
+
+const creatorRuns = (ctx: CoreContext, key: string | null) => key !== null && ctx.processes?.isRunning(key) === true;
 
 /** Facts from the database, read in one snapshot. */
 interface LedgerFacts {
@@ -161,11 +164,13 @@ export async function collectFacts(ctx: CoreContext, target: string, options: { 
   const snapshot = ctx.store.read((sql) =>
     sql
       .all<CandidateRow>(
-        `SELECT id, path, branch, base_sha, status, owner_session_id, owner_thread_id FROM worktrees
+        `SELECT id, path, branch, base_sha, status, owner_session_id, owner_thread_id, creator_process FROM worktrees
          WHERE status IN ('planned', 'active', 'merged') OR (status = 'creating' AND created_at < ?) ORDER BY id`,
         [now - STALE_RESERVATION_MS],
       )
       .filter((row) => !options.ids || options.ids.includes(row.id))
+      // A reservation whose creator still runs is in progress, however long git takes.
+      .filter((row) => row.status !== 'creating' || !creatorRuns(ctx, row.creator_process))
       .map((row) => ({ row, ledger: ledgerFacts(sql, row, workspace.logsDir, now) })),
   );
   if (snapshot.length === 0) return [];

@@ -2,6 +2,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid } from './errors.js';
 import { type GcFacts, collectFacts } from './gc-facts.js';
+import { recoverGates } from './recovery.js';
 import { targetBranch } from './target.js';
 import { gitStep } from './worktree-create.js';
 
@@ -147,10 +148,13 @@ export async function runGc(ctx: CoreContext, input: GcInput) {
       cause: err,
     });
   }
+  // Gate runs dead processors left (their temporary worktrees) are shown, and removed with apply, first.
+  const interrupted = await recoverGates(ctx, { apply: input.apply === true });
   const plan = planGc(await collectFacts(ctx, target), target);
   const result = input.apply ? await applyGc(ctx, plan, target) : plan;
   return {
     dry_run: !input.apply,
+    interrupted,
     target_branch: target,
     remove: result.remove,
     keep: result.keep,

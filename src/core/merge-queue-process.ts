@@ -1,6 +1,7 @@
 import { join } from 'node:path/posix';
 import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
+import { checkpoint, selfProcess } from './holders.js';
 import { ownerKeyOf } from './identity.js';
 import { toJson } from './json.js';
 import { describeConflict, lockConflicts, sessionOwnerKeys } from './lock-check.js';
@@ -8,6 +9,7 @@ import { LockNames, releaseIfHeld, tryNamedLock, waitForNamedLock } from './name
 import { publishBranch } from './publish.js';
 import type { WorktreeRow } from './rows.js';
 import { type QueueRow, type QueueState, queueWire } from './merge-queue.js';
+import { recoverQueue } from './recovery.js';
 import { gitStep, withWorktreeAdmin } from './worktree-create.js';
 
 /** How an item's check ended: its next state and why. */
@@ -24,7 +26,9 @@ interface Verdict {
 /** Attempts before an item whose target keeps moving is parked as waiting. */
 const MAX_ATTEMPTS = 5;
 
-const CLAIM = `UPDATE merge_queue SET state = 'checking', reason = 'checking', started_at = ?, updated_at = ?, attempts = attempts + 1
+/** The claim records the processor's process, so an item whose processor died is recovered at once. */
+const CLAIM = `UPDATE merge_queue SET state = 'checking', reason = 'checking', started_at = ?, updated_at = ?, attempts = attempts + 1,
+    processor = ?, gate_process = NULL, gate_dir = NULL
   WHERE id = ? AND state IN ('queued', 'waiting') RETURNING *`;
 
 /** Claims the oldest queued (or waiting) item not yet tried in this run: exactly one processor wins it. */
@@ -34,7 +38,7 @@ function claimNext(ctx: CoreContext, skip: ReadonlySet<number>): QueueRow | unde
     const row = candidates.find((candidate) => !skip.has(candidate.id));
     if (!row) return undefined;
     const now = ctx.now();
-    return sql.get<QueueRow>(CLAIM, [now, now, row.id]);
+    return sql.get<QueueRow>(CLAIM, [now, now, selfProcess(ctx), row.id]);
   });
 }
 
@@ -42,7 +46,7 @@ function claimNext(ctx: CoreContext, skip: ReadonlySet<number>): QueueRow | unde
 export function claimItem(ctx: CoreContext, id: number): QueueRow | undefined {
   return ctx.store.write((sql) => {
     const now = ctx.now();
-    return sql.get<QueueRow>(CLAIM, [now, now, id]);
+    return sql.get<QueueRow>(CLAIM, [now, now, selfProcess(ctx), id]);
   });
 }
 
@@ -123,19 +127,35 @@ async function runGate(ctx: CoreContext, item: QueueRow, commit: string): Promis
   if (!gate) return undefined;
   const dir = join(ctx.workspace.stateDir, 'tmp', `gate-${item.id}-${item.attempts}`);
   const logPath = join(ctx.workspace.logsDir, `gate-${item.id}-${item.attempts}.log`);
+  // Recorded before git makes it, so recovery finds the temporary worktree whatever happens next.
+  ctx.store.write((sql) => sql.run('UPDATE merge_queue SET gate_dir = ? WHERE id = ?', [dir, item.id]), { ledger: false });
   await gitStep(
     'create the gate worktree',
     withWorktreeAdmin(ctx, `gate:${item.id}`, () => ctx.git.addDetachedWorktree(dir, commit)),
   );
+  checkpoint(ctx, 'merge.gate.start');
   ctx.progress?.(`item ${item.id}: gate ${Array.isArray(gate.command) ? gate.command.join(' ') : gate.command}`);
+  // The gate runs in its own process group; its process is recorded so recovery can stop an orphaned gate.
+  const onStart = (pid: number) => {
+    try {
+      const key = ctx.processes?.keyOf(pid) ?? null;
+      ctx.store.write((sql) => sql.run('UPDATE merge_queue SET gate_process = ? WHERE id = ?', [key, item.id]), { ledger: false });
+    } catch {
+      // Not recorded: the gate still runs and is waited for; only its recovery after a crash is lost.
+    }
+    checkpoint(ctx, 'merge.gate.running');
+  };
   try {
-    const result = await ctx.gate.run({ cwd: dir, command: gate.command, timeoutMs: gate.timeout_seconds * 1000, logPath });
+    const result = await ctx.gate.run({ cwd: dir, command: gate.command, timeoutMs: gate.timeout_seconds * 1000, logPath, onStart });
     if (result.exitCode === 0 && !result.timedOut)
       return { state: 'checking', reason: `gate passed in ${result.durationMs} ms`, gateLogPath: logPath, gateLogTail: result.tail };
     const why = result.timedOut ? `timed out after ${gate.timeout_seconds} s` : `exited with ${result.exitCode}`;
     return { state: 'gate_failed', reason: `gate ${why}`, gateLogPath: logPath, gateLogTail: result.tail };
   } finally {
     await ctx.git.removeWorktree(dir);
+    ctx.store.write((sql) => sql.run('UPDATE merge_queue SET gate_process = NULL, gate_dir = NULL WHERE id = ?', [item.id]), {
+      ledger: false,
+    });
   }
 }
 
@@ -168,12 +188,14 @@ async function processItem(ctx: CoreContext, item: QueueRow): Promise<Verdict> {
   const gated = await runGate(ctx, item, merge);
   if (gated && gated.state !== 'checking') return { ...gated, targetBefore: targetTip };
   ctx.progress?.(`item ${item.id}: publishing onto ${item.target_branch}`);
+  checkpoint(ctx, 'merge.publish.before');
   const outcome = await publishBranch(ctx, {
     branch: item.target_branch,
     from: targetTip,
     to: merge,
     reason: `codestrator: queue item ${item.id}`,
   });
+  checkpoint(ctx, 'merge.publish.after');
   const gateFacts = gated ? { gateLogPath: gated.gateLogPath!, gateLogTail: gated.gateLogTail! } : {};
   if (outcome.ok) {
     const where = outcome.checkout ? `; checkout ${outcome.checkout} updated` : '';
@@ -215,16 +237,6 @@ export async function landClaimed(ctx: CoreContext, item: QueueRow, holder: stri
   return record(ctx, item, verdict);
 }
 
-/** Items left 'checking' by a processor that died: only the lock holder processes, so they are orphans. */
-function recoverStalled(ctx: CoreContext): void {
-  ctx.store.write((sql) =>
-    sql.run(
-      "UPDATE merge_queue SET state = 'queued', reason = 'previous processor stopped; retrying', updated_at = ? WHERE state = 'checking'",
-      [ctx.now()],
-    ),
-  );
-}
-
 export interface ProcessInput {
   max_items?: number;
   /** How long to wait for the main-merge lock when another processor holds it (default 0: fail at once). */
@@ -239,20 +251,24 @@ export interface ProcessInput {
 export async function processQueue(ctx: CoreContext, input: ProcessInput) {
   // A caller without identity (the dashboard, a script) gets a holder of its own for this run, so a
   // second run started from the same process waits or fails instead of re-entering the first's lock.
-  const holder = ownerKeyOf(ctx.actor) ?? `process:${process.pid}:run-${ctx.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  const holder = ownerKeyOf(ctx.actor) ?? `process:run-${ctx.now()}-${Math.random().toString(36).slice(2, 8)}`;
   const taken = await waitForNamedLock(ctx, LockNames.mainMerge, holder, {
     ttlSeconds: ctx.config.merge_lock_ttl_seconds,
     waitMs: (input.wait_seconds ?? 0) * 1000,
   });
   const processed: ReturnType<typeof queueWire>[] = [];
   const tried = new Set<number>();
-  if (!taken.reentered) recoverStalled(ctx);
-  await repairInterruptedPublishes(ctx);
   try {
+    // Before each run: items whose processor died go back to the queue, their gates stopped;
+    // a checkout update a killed publisher left half done is finished.
+    await recoverQueue(ctx, { newlyLocked: !taken.reentered });
+    await repairInterruptedPublishes(ctx);
+    checkpoint(ctx, 'merge.claim.before');
     while (processed.length < (input.max_items ?? Number.MAX_SAFE_INTEGER)) {
       const item = claimNext(ctx, tried);
       if (!item) break;
       tried.add(item.id);
+      checkpoint(ctx, 'merge.claim.after');
       const row = await landClaimed(ctx, item, holder);
       if (row.state === 'queued') tried.delete(row.id);
       processed.push(queueWire(row));

@@ -1,5 +1,6 @@
 import type { CoreContext } from './context.js';
 import { CodestratorError, invalid, notFound } from './errors.js';
+import { isDeadProcess } from './holders.js';
 import { ownerKeyOf } from './identity.js';
 import { parseJson } from './json.js';
 import { LockNames, namedLockState, releaseNamedLock, tryNamedLock } from './named-locks.js';
@@ -26,6 +27,10 @@ export interface QueueRow {
   gate_log_path: string | null;
   gate_log_tail: string | null;
   attempts: number;
+  /** The process checking it (`<machine>/<pid>/<start time>`), and its gate run. */
+  processor: string | null;
+  gate_process: string | null;
+  gate_dir: string | null;
   created_at: number;
   updated_at: number;
   started_at: number | null;
@@ -126,11 +131,15 @@ export function listQueue(ctx: CoreContext, input: PageRequest & { state?: Queue
   });
 }
 
-/** merge.main.cancel: an open item that is not being checked right now can be cancelled. */
+/**
+ * merge.main.cancel: an open item that is not being checked right now can be cancelled, and so can
+ * one left checking by a processor that is gone (its gate is stopped and removed by recovery).
+ */
 export function cancelQueueItem(ctx: CoreContext, input: { request_id: number; reason: string }) {
   return ctx.store.write((sql) => {
     const row = getQueueItem(sql, input.request_id);
-    if (!['queued', 'waiting', 'blocked_by_review'].includes(row.state)) {
+    const orphaned = row.state === 'checking' && isDeadProcess(ctx, row.processor);
+    if (!['queued', 'waiting', 'blocked_by_review'].includes(row.state) && !orphaned) {
       throw new CodestratorError(
         'PRECONDITION_FAILED',
         `Item ${row.id} is ${row.state}; only queued, waiting or blocked items can be cancelled.`,
@@ -150,7 +159,10 @@ export function cancelQueueItem(ctx: CoreContext, input: { request_id: number; r
 export const mergeLockHolder = (ctx: CoreContext): string => ownerKeyOf(ctx.actor) ?? `process:${process.pid}`;
 
 export function acquireMainLock(ctx: CoreContext, input: { ttl_seconds?: number }) {
-  return tryNamedLock(ctx, LockNames.mainMerge, mergeLockHolder(ctx), input.ttl_seconds ?? ctx.config.merge_lock_ttl_seconds);
+  // Held across calls (§6: acquire, review, release), so not bound to this process.
+  return tryNamedLock(ctx, LockNames.mainMerge, mergeLockHolder(ctx), input.ttl_seconds ?? ctx.config.merge_lock_ttl_seconds, {
+    outlivesCall: true,
+  });
 }
 
 export function releaseMainLock(ctx: CoreContext, input: { force?: boolean; reason?: string }) {

@@ -81,7 +81,14 @@ export interface GitPort {
 
 /** Runs the configured gate command on a merged tree. */
 export interface GatePort {
-  run(run: { cwd: string; command: string | readonly string[]; timeoutMs: number; logPath: string }): Promise<{
+  run(run: {
+    cwd: string;
+    command: string | readonly string[];
+    timeoutMs: number;
+    logPath: string;
+    /** Called once the gate runs, with the pid that leads its process group (so recovery can stop an orphaned gate). */
+    onStart?: (pid: number) => void;
+  }): Promise<{
     exitCode: number | null;
     timedOut: boolean;
     durationMs: number;
@@ -230,4 +237,21 @@ export interface Workspace {
   worktreesDir: string;
   logsDir: string;
   mirrorDir: string;
+}
+
+/**
+ * Processes on this machine, for leases that know their holder: a holder is named by a process key
+ * `<machine>/<pid>/<start time>`, since a pid alone is reused.
+ */
+export interface ProcessPort {
+  /** This process's key. */
+  readonly self: string;
+  /** The key of another process on this machine; null when it does not run. */
+  keyOf(pid: number): string | null;
+  /** Whether the process named by the key runs: false when it is gone (or its pid was reused); null when it is on another machine. */
+  isRunning(key: string): boolean | null;
+  /** Kills a process group (SIGKILL); a gone group is no error. */
+  stopGroup(pid: number): void;
+  /** Fault injection for tests: kills this process at once (SIGKILL) when CODESTRATOR_FAULT names the point. */
+  checkpoint(point: string): void;
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path/posix';
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
+import { checkpoint, selfProcess } from './holders.js';
 import { LockNames, withNamedLock } from './named-locks.js';
 import type { WorktreeRow } from './rows.js';
 import { slugCandidate } from './slug.js';
@@ -83,8 +84,8 @@ async function reserveWorktree(ctx: CoreContext, spec: NewWorktree, planned?: Wo
         const now = ctx.now();
         const id = sql.run(
           `INSERT INTO worktrees (kind, slug, path, branch, base_branch, base_sha, parent_worktree_id, task_id, status,
-             owner_session_id, owner_thread_id, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             owner_session_id, owner_thread_id, creator_process, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
           [
             spec.kind,
             slug,
@@ -97,6 +98,7 @@ async function reserveWorktree(ctx: CoreContext, spec: NewWorktree, planned?: Wo
             planned ? 'planned' : 'creating',
             planned?.sessionId ?? null,
             planned?.threadId ?? null,
+            planned ? null : selfProcess(ctx),
             now,
             now,
           ],
@@ -128,8 +130,10 @@ export const planWorktree = (ctx: CoreContext, spec: NewWorktree, owner: Worktre
  */
 export async function createWorktree(ctx: CoreContext, spec: NewWorktree): Promise<WorktreeRow> {
   const reserved = await reserveWorktree(ctx, spec);
+  checkpoint(ctx, 'worktree.reserved');
   try {
     await addOnDisk(ctx, reserved, reserved.base_sha);
+    checkpoint(ctx, 'worktree.created');
     return reserved;
   } catch (err) {
     await discardWorktree(ctx, reserved);
@@ -160,8 +164,9 @@ export async function materializeWorktree(ctx: CoreContext, planned: WorktreeRow
     // The path is vetted again: the directory may have filled up since it was planned.
     checkWorktreePath(ctx, sql, planned.path, 'path', planned.id);
     const row = sql.get<WorktreeRow>(
-      "UPDATE worktrees SET status = 'creating', base_branch = ?, base_sha = ?, updated_at = ? WHERE id = ? AND status = 'planned' RETURNING *",
-      [base, baseSha, ctx.now(), planned.id],
+      `UPDATE worktrees SET status = 'creating', base_branch = ?, base_sha = ?, creator_process = ?, creating_from = 'planned', updated_at = ?
+         WHERE id = ? AND status = 'planned' RETURNING *`,
+      [base, baseSha, selfProcess(ctx), ctx.now(), planned.id],
     );
     if (!row) {
       throw new CodestratorError('CONFLICT', `Worktree ${planned.id} is no longer planned (another call is creating it).`, {
@@ -178,7 +183,10 @@ export async function materializeWorktree(ctx: CoreContext, planned: WorktreeRow
     await ctx.git.removeWorktree(claimed.path);
     await ctx.git.deleteBranch(claimed.branch);
     ctx.store.write((sql) =>
-      sql.run("UPDATE worktrees SET status = 'planned', updated_at = ? WHERE id = ? AND status = 'creating'", [ctx.now(), claimed.id]),
+      sql.run(
+        "UPDATE worktrees SET status = 'planned', creator_process = NULL, creating_from = NULL, updated_at = ? WHERE id = ? AND status = 'creating'",
+        [ctx.now(), claimed.id],
+      ),
     );
     const detail = err instanceof Error ? err.message : String(err);
     throw new CodestratorError('EXTERNAL', `git could not create worktree ${claimed.path}: ${detail}`, { cause: err });
@@ -189,14 +197,18 @@ async function addOnDisk(ctx: CoreContext, row: WorktreeRow, baseSha: string): P
   // The hooks too: `git config --worktree` reads every worktree's metadata, and fails on one
   // that another process's `git worktree add` has only half written.
   await withWorktreeAdmin(ctx, `create:${row.id}`, async () => {
+    checkpoint(ctx, 'worktree.add.before');
     await ctx.git.addWorktree({ path: row.path, branch: row.branch, base: baseSha });
+    checkpoint(ctx, 'worktree.add.after');
     await ctx.git.installHooks(row.path);
+    checkpoint(ctx, 'worktree.hooks.after');
   });
 }
 
 /** Runs a `git worktree add` (and its setup) while no other codestrator process adds one (see LockNames.worktreeAdmin). */
 export function withWorktreeAdmin<T>(ctx: CoreContext, purpose: string, fn: () => Promise<T>): Promise<T> {
-  const holder = `${purpose}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  // Unique per call, so two calls of one process take turns too; the lock row records the process.
+  const holder = `${purpose}:${Math.random().toString(36).slice(2, 10)}`;
   return withNamedLock(ctx, LockNames.worktreeAdmin, holder, { ttlSeconds: 600, waitMs: 120_000 }, fn);
 }
 

@@ -9,6 +9,8 @@ export interface GateRun {
   timeoutMs: number;
   logPath: string;
   env?: Record<string, string>;
+  /** Called with the pid that leads the gate's process group once it started. */
+  onStart?: (pid: number) => void;
 }
 
 export interface GateResult {
@@ -72,6 +74,7 @@ export function runGate(run: GateRun): Promise<GateResult> {
       resolve({ exitCode, timedOut, durationMs: Date.now() - started, tail });
     };
     child.on('error', (err) => done(null, `[codestrator] could not start the gate: ${err.message}`));
+    if (child.pid) run.onStart?.(child.pid);
     child.on('close', (code) => done(code));
   });
 }

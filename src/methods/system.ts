@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MIRROR_ROLE, mirrorStatus, refreshMirror } from '../core/mirror.js';
 import { invalid } from '../core/errors.js';
+import { recoverInterrupted } from '../core/recovery.js';
 import { type Group, GROUPS, defineMethod } from '../registry/define.js';
 import { describeMethod } from '../registry/describe.js';
 import { closestNames } from '../registry/suggest.js';
@@ -70,5 +71,17 @@ export const systemMethods = [
     mutates: true,
     identity: 'none',
     handler: (params, ctx) => refreshMirror(ctx, params),
+  }),
+  defineMethod({
+    name: 'system.doctor',
+    group: 'orch_system',
+    summary: 'Find work a dead process left (locks, worktrees being created, queue items, gates); apply: true repairs it.',
+    params: z.strictObject({
+      apply: z.boolean().optional().describe('Repair what is found (default false: only list it)'),
+    }),
+    example: { apply: false },
+    mutates: true,
+    identity: 'none',
+    handler: (params, ctx) => recoverInterrupted(ctx, { apply: params.apply === true }),
   }),
 ];

@@ -8,6 +8,7 @@ import { migration007 } from './007-live-locks-index.js';
 import { migration008 } from './008-session-origin.js';
 import { migration009 } from './009-review-jobs.js';
 import { migration010 } from './010-planned-worktrees.js';
+import { migration011 } from './011-lease-holders.js';
 
 /** A forward-only schema step; `version` becomes PRAGMA user_version once applied. */
 export interface Migration {
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   migration008,
   migration009,
   migration010,
+  migration011,
 ];
