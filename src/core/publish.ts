@@ -1,6 +1,6 @@
 import { abandonJournal, finishJournal, repairInterruptedPublishes, startJournal } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
-import { faultPoint } from './fault.js';
+import { checkpoint } from './holders.js';
 import { gitStep } from './worktree-create.js';
 
 export type PublishOutcome =
@@ -44,16 +44,16 @@ async function moveAndFollow(
   input: { branch: string; from: string; to: string; reason: string },
   checkout: string | null,
 ): Promise<PublishOutcome> {
-  faultPoint('publish.before-ref-move');
+  checkpoint(ctx, 'publish.before-ref-move');
   if (!(await gitStep(`update ${input.branch}`, ctx.git.updateBranch(input.branch, input.to, input.from, input.reason)))) {
     return { ok: false, why: 'moved' };
   }
-  faultPoint('publish.after-ref-move');
+  checkpoint(ctx, 'publish.after-ref-move');
   if (checkout && !(await ctx.git.advanceCheckout(checkout, input.from, input.to))) {
     await ctx.git.updateBranch(input.branch, input.from, input.to, 'codestrator: undo publish, checkout changed');
     const paths = await ctx.git.dirtyPaths(checkout).catch(() => []);
     return { ok: false, why: 'checkout_changed', checkout, paths };
   }
-  faultPoint('publish.after-checkout');
+  checkpoint(ctx, 'publish.after-checkout');
   return { ok: true, checkout };
 }

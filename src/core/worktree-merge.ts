@@ -1,7 +1,7 @@
 import { repairInterruptedPublishes } from './checkout-journal.js';
 import type { CoreContext } from './context.js';
 import { CodestratorError } from './errors.js';
-import { faultPoint } from './fault.js';
+import { checkpoint } from './holders.js';
 import { ownerKeyOf } from './identity.js';
 import { committerKey, describeConflict, lockConflicts, sessionOwnerKeys } from './lock-check.js';
 import { LockNames, withNamedLock } from './named-locks.js';
@@ -71,7 +71,7 @@ export async function mergeToParent(ctx: CoreContext, input: MergeToParentInput)
         'commit the child changes',
         ctx.git.commitAll(child.path, input.message ?? `codestrator: work in ${child.branch}`),
       );
-      faultPoint('merge-to-parent.after-commit');
+      checkpoint(ctx, 'merge-to-parent.after-commit');
     }
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       const parentTip = await gitStep(`resolve ${parent.branch}`, ctx.git.resolveCommit(parent.branch));
